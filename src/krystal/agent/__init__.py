@@ -1,0 +1,1 @@
+"""The agent API: the ergonomic CPython layer over the kernel (standard library only)."""

@@ -1,0 +1,1 @@
+"""Domain simulators with the Gymnasium ``reset``/``step`` signature (standard library only)."""
