@@ -21,16 +21,33 @@ from krystal._errors import (
     StateFileError,
 )
 from krystal._version import __version__
-from krystal.agent import (
-    Krystal,
-    KrystalConfig,
-    Phase,
-    create_game_optimizer,
-    create_iot_optimizer,
-    create_ml_optimizer,
-    create_server_optimizer,
-    health_check,
+
+# The agent layer is imported on first use, so ``import krystal`` costs almost nothing.
+_AGENT_EXPORTS = (
+    "Krystal",
+    "KrystalConfig",
+    "Phase",
+    "create_game_optimizer",
+    "create_iot_optimizer",
+    "create_ml_optimizer",
+    "create_server_optimizer",
+    "health_check",
 )
+
+
+def __getattr__(name: str) -> object:
+    if name in _AGENT_EXPORTS:
+        from krystal import agent
+
+        value = getattr(agent, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'krystal' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_AGENT_EXPORTS))
+
 
 __all__ = [
     "ConfigError",
