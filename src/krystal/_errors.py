@@ -29,3 +29,7 @@ class StateFileError(KrystalError):
 
 class MissingExtraError(KrystalError, ImportError):
     """An optional dependency is not installed; the message says which extra to install."""
+
+
+class CallOrderError(KrystalError, RuntimeError):
+    """A method was called out of order (e.g. ``decide()`` before any ``observe()``)."""

@@ -1,0 +1,350 @@
+"""``Krystal``: the observe -> decide -> reward agent over named metrics and knobs."""
+
+import logging
+import math
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from krystal._errors import CallOrderError, InputError, StateFileError
+from krystal._version import __version__
+from krystal.agent._config import KrystalConfig
+from krystal.agent._phase import Phase
+from krystal.agent._spaces import ActionSpace
+from krystal.agent._state_file import read_state, write_state
+from krystal.kernel.learner import Learner
+from krystal.kernel.pid import Pid
+from krystal.kernel.swarm import ParticleSwarm
+
+logger = logging.getLogger("krystal")
+
+Action = list[float] | dict[str, Any]
+Objective = Callable[[Any], float]
+
+
+class Krystal:
+    """An agent that learns online which action to take in which situation.
+
+    ``observe(metrics)`` takes a dict of raw metric values, ``decide()`` returns the
+    action and ``reward(r)`` scores it; the return value is the TD error.
+
+    Metrics are matched by name, not by dict order: each name gets a feature slot the
+    first time it is seen (the first dict's names in sorted order, later names appended).
+    A name missing from a later observation counts as "unknown" (its running mean) for
+    that step; a new name takes the next free slot, and a name beyond ``state_dim``
+    slots is refused with :class:`~krystal.InputError`.
+
+    Without a ``space``, ``decide()`` returns ``action_dim`` floats in [0, 1]; with a
+    named space it returns a dict of typed values inside their bounds.
+
+    >>> from krystal import Krystal, KrystalConfig
+    >>> k = Krystal(KrystalConfig(seed=0), space={
+    ...     "replicas": {"type": "int", "low": 1, "high": 8},
+    ...     "cache": {"type": "bool"},
+    ... })
+    >>> action = k.observe({"latency_ms": 120.0, "rps": 900.0}).decide()
+    >>> sorted(action), 1 <= action["replicas"] <= 8
+    (['cache', 'replicas'], True)
+    >>> isinstance(k.reward(0.5), float), k.cycle
+    (True, 1)
+    """
+
+    def __init__(
+        self,
+        config: KrystalConfig | None = None,
+        *,
+        space: Mapping[str, Any] | ActionSpace | None = None,
+        reward_fn: Callable[[dict[str, float]], float] | None = None,
+    ) -> None:
+        config = KrystalConfig() if config is None else config
+        if not isinstance(config, KrystalConfig):
+            raise InputError(f"config: expected a KrystalConfig, got {type(config).__name__}")
+        self._space = None if space is None else ActionSpace.from_spec(space)
+        if self._space is not None and len(self._space) != config.action_dim:
+            config = _replace(config, action_dim=len(self._space))
+        self._config = config
+        self._reward_fn = reward_fn
+        self._build()
+
+    def _build(self) -> None:
+        c = self._config
+        seed = 0 if c.seed is None else c.seed
+        self._learner = Learner(
+            c.state_dim,
+            c.action_dim,
+            seed=seed,
+            learning_rate=c.learning_rate,
+            enable_phase=c.enable_phase,
+            enable_swarm=c.enable_swarm,
+            swarm_particles=c.swarm_particles,
+            gamma=c.gamma,
+            lam=c.trace_decay,
+            forgetting=c.forgetting,
+            prior_var=c.prior_variance,
+        )
+        self._pid = Pid(
+            c.pid_kp, c.pid_ki, c.pid_kd, out_min=c.pid_output_min, out_max=c.pid_output_max
+        )
+        self._metric_names: list[str] = []
+        self._slots: dict[str, int] = {}
+        self._last_action: Action | None = None
+        self._pending = False
+        self._last_observation: dict[str, float] = {}
+        self._missing_total = 0
+
+    # -- the loop -------------------------------------------------------------------
+
+    def observe(self, obs: Mapping[str, float]) -> "Krystal":
+        """Record the current metrics (raw values; Krystal normalises them online)."""
+        values = self._check_observation(obs)
+        if self._config.auto_reward and self._pending:
+            self.reward(self._auto_reward(values))
+        new = sorted(name for name in values if name not in self._slots)
+        if len(self._metric_names) + len(new) > self._config.state_dim:
+            raise InputError(
+                f"observe: {len(self._metric_names) + len(new)} distinct metrics but "
+                f"state_dim={self._config.state_dim}; new metric(s) {new} do not fit "
+                "(raise KrystalConfig.state_dim)"
+            )
+        for name in new:
+            self._slots[name] = len(self._metric_names)
+            self._metric_names.append(name)
+            if self._learner.cycle > 0:
+                logger.info("observe: new metric %r takes feature slot %d", name, self._slots[name])
+        vector: list[float | None] = [None] * self._config.state_dim
+        for name, value in values.items():
+            vector[self._slots[name]] = value
+        self._missing_total += len(self._metric_names) - len(values)
+        self._learner.observe(vector)
+        self._last_observation = values
+        return self
+
+    def decide(self, objective: Objective | None = None) -> Action:
+        """Return the action for the current state.
+
+        With ``objective`` (a function of an action returning a score to maximise),
+        the learner's proposal competes with a short particle-swarm search of that
+        objective and the better action is returned.
+        """
+        if not self._learner.observed:
+            raise CallOrderError("decide() was called before any observe(); observe metrics first")
+        units = self._learner.decide()
+        if self._space is not None:
+            units = self._space.snap(units)
+        if objective is not None:
+            units = self._improve_with(objective, units)
+        self._learner.commit(units)
+        self._pending = True
+        self._last_action = self._to_user(units)
+        return self._last_action
+
+    def reward(self, r: float) -> float:
+        """Score the last decision (higher is better); return the TD error."""
+        value = _finite_number("reward", r)
+        if not self._pending:
+            raise CallOrderError("reward() was called with no decision waiting; call decide() first")
+        self._pending = False
+        return self._learner.reward(value)
+
+    # -- other capabilities ---------------------------------------------------------
+
+    def optimize(self, objective: Objective, iterations: int = 50) -> tuple[Action, float]:
+        """Maximise ``objective(action)`` with particle swarm; return (best action, score).
+
+        ``iterations`` swarm sweeps of ``swarm_particles`` evaluations each.
+
+        >>> k = Krystal(KrystalConfig(action_dim=2, seed=1))
+        >>> best, score = k.optimize(lambda a: -((a[0] - 0.3) ** 2 + (a[1] - 0.8) ** 2))
+        >>> round(best[0], 1), round(best[1], 1), score > -1e-3
+        (0.3, 0.8, True)
+        """
+        if not callable(objective):
+            raise InputError(f"objective: expected a callable, got {type(objective).__name__}")
+        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+            raise InputError(f"iterations: expected a positive integer, got {iterations!r}")
+        c = self._config
+        swarm = ParticleSwarm(c.action_dim, self._learner.rng, particles=c.swarm_particles)
+        for _ in range(iterations * c.swarm_particles):
+            position = swarm.ask()
+            score = _finite_number("objective", objective(self._to_user(position)))
+            swarm.tell(position, score)
+        best = swarm.best_position
+        assert best is not None and swarm.best_score is not None
+        return self._to_user(best), swarm.best_score
+
+    def control(self, setpoint: float, current: float, dt: float = 1.0) -> float:
+        """One PID step towards ``setpoint`` from the measured ``current``; returns the output.
+
+        >>> k = Krystal(KrystalConfig(pid_kp=0.5, pid_ki=0.0))
+        >>> k.control(setpoint=10.0, current=8.0)
+        1.0
+        """
+        target = _finite_number("setpoint", setpoint)
+        measured = _finite_number("current", current)
+        step = _finite_number("dt", dt)
+        if step <= 0.0:
+            raise InputError(f"dt: expected a positive number of seconds, got {dt!r}")
+        return self._pid.update(measured, step, setpoint=target)
+
+    def get_phase(self) -> str:
+        """The current exploration phase: ``SOLID``, ``LIQUID``, ``GAS`` or ``PLASMA``."""
+        return Phase(self._learner.phase.phase).value
+
+    def get_metrics(self) -> dict[str, Any]:
+        """Learning and health signals: phase, temperature, TD error, counts."""
+        out = self._learner.metrics()
+        out.update(
+            {
+                "metric_names": list(self._metric_names),
+                "missing_values": self._missing_total,
+                "action_dim": self._config.action_dim,
+                "state_dim": self._config.state_dim,
+                "mean_reward": self.total_reward / self.cycle if self.cycle else 0.0,
+            }
+        )
+        return out
+
+    # -- persistence ----------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the agent to ``path`` atomically (see :mod:`krystal.agent._state_file`)."""
+        write_state(
+            path,
+            {
+                "krystal_version": __version__,
+                "config": self._config.to_dict(),
+                "space": None if self._space is None else self._space.to_spec(),
+                "metrics": list(self._metric_names),
+                "learner": self._learner.get_state(),
+                "agent": {
+                    "pid": self._pid.get_state(),
+                    "pending": self._pending,
+                    "last_action": self._last_action,
+                    "missing_total": self._missing_total,
+                },
+            },
+        )
+
+    def load(self, path: str | os.PathLike[str]) -> "Krystal":
+        """Replace this agent's state with the one saved at ``path``.
+
+        A corrupt, truncated or foreign-version file raises
+        :class:`~krystal.StateFileError` and leaves this agent exactly as it was.
+        """
+        document = read_state(path)
+        try:
+            fresh = Krystal(
+                KrystalConfig.from_dict(document["config"]),
+                space=document["space"],
+                reward_fn=self._reward_fn,
+            )
+            fresh._learner.set_state(document["learner"])
+            agent = document["agent"]
+            fresh._pid.set_state(agent["pid"])
+            fresh._metric_names = [str(n) for n in document["metrics"]]
+            fresh._slots = {name: i for i, name in enumerate(fresh._metric_names)}
+            fresh._pending = bool(agent["pending"])
+            fresh._last_action = agent["last_action"]
+            fresh._missing_total = int(agent["missing_total"])
+        except StateFileError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise StateFileError(f"{path}: agent file content is invalid: {exc!r}") from exc
+        self.__dict__.update(fresh.__dict__)
+        return self
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> "Krystal":
+        """Build an agent from a saved file."""
+        return cls().load(path)
+
+    # -- properties -----------------------------------------------------------------
+
+    @property
+    def cycle(self) -> int:
+        """Number of rewarded decisions so far."""
+        return self._learner.cycle
+
+    @property
+    def total_reward(self) -> float:
+        """Sum of all rewards so far."""
+        return self._learner.total_reward
+
+    @property
+    def last_action(self) -> Action | None:
+        """The most recent decision, or ``None`` before the first."""
+        return self._last_action
+
+    @property
+    def config(self) -> KrystalConfig:
+        """The agent's settings."""
+        return self._config
+
+    @property
+    def space(self) -> ActionSpace | None:
+        """The named action space, or ``None`` on the plain-vector path."""
+        return self._space
+
+    @property
+    def phase_history(self) -> list[tuple[int, str]]:
+        """``(cycle, phase)`` for each phase change, oldest first."""
+        return [(int(c), str(p)) for c, p in self._learner.phase.history]
+
+    # -- helpers --------------------------------------------------------------------
+
+    def _to_user(self, units: list[float]) -> Action:
+        if self._space is None:
+            return list(units)
+        return self._space.decode(units)
+
+    def _improve_with(self, objective: Objective, units: list[float]) -> list[float]:
+        best, best_score = units, _finite_number("objective", objective(self._to_user(units)))
+        c = self._config
+        swarm = ParticleSwarm(c.action_dim, self._learner.rng, particles=c.swarm_particles)
+        for _ in range(4 * c.swarm_particles):
+            position = swarm.ask()
+            score = _finite_number("objective", objective(self._to_user(position)))
+            swarm.tell(position, score)
+            if score > best_score:
+                best, best_score = position, score
+        return best if self._space is None else self._space.snap(best)
+
+    def _auto_reward(self, values: dict[str, float]) -> float:
+        if self._reward_fn is not None:
+            return _finite_number("reward_fn", self._reward_fn(values))
+        return sum(values.values()) / len(values)
+
+    def _check_observation(self, obs: Mapping[str, float]) -> dict[str, float]:
+        if not isinstance(obs, Mapping):
+            raise InputError(
+                f"observe: expected a dict of metric name -> number, got {type(obs).__name__}"
+            )
+        if not obs:
+            raise InputError("observe: expected at least one metric, got an empty dict")
+        values: dict[str, float] = {}
+        for name, value in obs.items():
+            if not isinstance(name, str) or not name:
+                raise InputError(f"observe: metric names must be non-empty strings, got {name!r}")
+            values[name] = _finite_number(name, value)
+        return values
+
+    def __repr__(self) -> str:
+        return (
+            f"Krystal(cycle={self.cycle}, phase={self.get_phase()}, "
+            f"action_dim={self._config.action_dim}, named={self._space is not None})"
+        )
+
+
+def _finite_number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"{name}: expected a finite number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise InputError(f"{name}: expected a finite number, got {number!r}")
+    return number
+
+
+def _replace(config: KrystalConfig, **changes: Any) -> KrystalConfig:
+    data = config.to_dict()
+    data.update(changes)
+    return KrystalConfig.from_dict(data)
