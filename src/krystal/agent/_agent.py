@@ -81,6 +81,7 @@ class Krystal:
             lam=c.trace_decay,
             forgetting=c.forgetting,
             prior_var=c.prior_variance,
+            horizon=c.horizon,
         )
         self._pid = Pid(
             c.pid_kp, c.pid_ki, c.pid_kd, out_min=c.pid_output_min, out_max=c.pid_output_max

@@ -33,6 +33,7 @@ class KrystalConfig:
     trace_decay: float = 0.8
     forgetting: float = 0.995
     prior_variance: float = 10.0
+    horizon: int = 1
     pid_kp: float = 1.0
     pid_ki: float = 0.1
     pid_kd: float = 0.0
@@ -43,6 +44,7 @@ class KrystalConfig:
         _integer(self, "state_dim", 1, 4096)
         _integer(self, "action_dim", 1, 256)
         _integer(self, "swarm_particles", 2, 1000)
+        _integer(self, "horizon", 1, 64)
         for name in ("enable_phase", "enable_swarm", "auto_reward"):
             if not isinstance(getattr(self, name), bool):
                 _fail(name, getattr(self, name), "true or false")

@@ -59,6 +59,7 @@ class Learner:
         lam: float = 0.8,
         forgetting: float = 0.995,
         prior_var: float = 10.0,
+        horizon: int = 4,
     ) -> None:
         if state_dim < 1:
             raise ValueError("state_dim: expected an integer >= 1, got " + repr(state_dim))
@@ -67,6 +68,12 @@ class Learner:
         self.state_dim = state_dim
         self.action_dim = action_dim
         self.forgetting = float(forgetting)
+        if horizon < 1:
+            raise ValueError("horizon: expected an integer >= 1, got " + repr(horizon))
+        self.horizon = int(horizon)
+        self.gamma = float(gamma)
+        self._return_norm = sum([gamma**k for k in range(self.horizon)])
+        self._open: list[list] = []  # type: ignore[type-arg]
         self.enable_swarm = bool(enable_swarm)
         self.rng = Rng(seed)
         self.normalizer = RunningNormalizer(state_dim)
@@ -139,17 +146,13 @@ class Learner:
         if action is None:
             raise ValueError("reward: no decision is waiting for a reward; call decide() first")
         before = self.phase.phase
-        forgetting = self._forgetting()
-        self.last_prediction_error = self.policy.learn(
-            self._psi, self._z, action, r, forgetting
-        )
+        self._credit(action, r)
         delta = self.critic.reward(r)
         self._replay_critic()
         self.phase.update(delta, r)
         if self._swarm_asked and self._from_swarm:
             self.swarm.tell(self._swarm_point, delta)
             self._swarm_asked = False
-        self.recent.add([self._psi, self._z, action, r])
         if self.phase.phase == "PLASMA" and before != "PLASMA":
             self._refit()
         self._previous = [self._psi, r]
@@ -159,6 +162,23 @@ class Learner:
         self.total_reward += r
         self.last_td_error = delta
         return delta
+
+    def _credit(self, action: list[float], r: float) -> None:
+        # The model learns the discounted mean of the next ``horizon`` rewards, so an
+        # action whose effect arrives late (a replica that boots, a battery that drains)
+        # is credited with it. Each outcome is final once its horizon has passed.
+        self._open.append([self._psi, self._z, action, 0.0, 0])
+        gamma = self.gamma
+        for entry in self._open:
+            entry[3] += r * gamma ** entry[4]
+            entry[4] += 1
+        while self._open and self._open[0][4] >= self.horizon:
+            psi, z, done_action, total, _ = self._open.pop(0)
+            target = total / self._return_norm
+            self.last_prediction_error = self.policy.learn(
+                psi, z, done_action, target, self._forgetting()
+            )
+            self.recent.add([psi, z, done_action, target])
 
     def _forgetting(self) -> float:
         # Forget faster while hot: a shifted world should be re-learned from new data.
@@ -220,6 +240,7 @@ class Learner:
             "swarm_flags": [self._from_swarm, self._swarm_asked],
             "swarm_point": list(self._swarm_point),
             "previous": self._previous,
+            "open": self._open,
         }
 
     def set_state(self, state: dict) -> None:  # type: ignore[type-arg]
@@ -243,6 +264,7 @@ class Learner:
         self._from_swarm, self._swarm_asked = [bool(v) for v in state["swarm_flags"]]
         self._swarm_point = [float(v) for v in state["swarm_point"]]
         self._previous = state["previous"]
+        self._open = [list(entry) for entry in state["open"]]
 
     @property
     def observed(self) -> bool:

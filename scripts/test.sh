@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs, then run lint, types and the tests.
+# Usage: bash scripts/test.sh            (the README's test command; .ci/run calls it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+# MicroPython and Pyodide for the kernel parity tests, pinned in package-lock.json.
+npm ci --no-audit --no-fund --loglevel=error
+
+python3 -m ruff check src tests benchmarks
+python3 -m ruff format --check src tests benchmarks
+python3 -m mypy
+
+# The whole suite and the docstring examples; coverage of the kernel and agent API
+# must stay at or above 90 % of lines.
+python3 -m pytest --doctest-modules src/krystal tests \
+  --cov=krystal.kernel --cov=krystal.agent --cov-report=term --cov-fail-under=90 "$@"
