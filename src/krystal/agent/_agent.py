@@ -82,6 +82,7 @@ class Krystal:
             forgetting=c.forgetting,
             prior_var=c.prior_variance,
             horizon=c.horizon,
+            locality=c.locality,
         )
         self._pid = Pid(
             c.pid_kp, c.pid_ki, c.pid_kd, out_min=c.pid_output_min, out_max=c.pid_output_max

@@ -34,6 +34,7 @@ class KrystalConfig:
     forgetting: float = 0.995
     prior_variance: float = 10.0
     horizon: int = 1
+    locality: float = 0.15
     pid_kp: float = 1.0
     pid_ki: float = 0.1
     pid_kd: float = 0.0
@@ -55,6 +56,7 @@ class KrystalConfig:
         _number(self, "trace_decay", 0.0, 1.0, "a number in [0, 1]")
         _number(self, "forgetting", 0.9, 1.0, "a number in [0.9, 1]")
         _number(self, "prior_variance", 0.0, 1e6, "a number in (0, 1e6]", low_open=True)
+        _number(self, "locality", 0.0, 10.0, "a number in [0, 10] (0 turns local weighting off)")
         for name in ("pid_kp", "pid_ki", "pid_kd"):
             _number(self, name, 0.0, 1e9, "a non-negative number")
         for name in ("pid_output_min", "pid_output_max"):

@@ -117,7 +117,7 @@ PRESETS: dict[str, Preset] = {
         },
         {"replicas": 4, "concurrency": 8},
         server_reward,
-        {"horizon": 4},
+        {"horizon": 8},
     ),
     "ml": Preset(
         "ml",
@@ -129,6 +129,7 @@ PRESETS: dict[str, Preset] = {
         },
         {"learning_rate": 0.01, "momentum": 0.9, "batch_size": 32},
         ml_reward,
+        {"horizon": 4},
     ),
     "iot": Preset(
         "iot",
@@ -140,6 +141,7 @@ PRESETS: dict[str, Preset] = {
         },
         {"sampling_hz": 1.0, "radio_power": 2, "duty_cycle": 0.5},
         iot_reward,
+        {"horizon": 4},
     ),
 }
 

@@ -59,7 +59,8 @@ class Learner:
         lam: float = 0.8,
         forgetting: float = 0.995,
         prior_var: float = 10.0,
-        horizon: int = 4,
+        horizon: int = 1,
+        locality: float = 0.15,
     ) -> None:
         if state_dim < 1:
             raise ValueError("state_dim: expected an integer >= 1, got " + repr(state_dim))
@@ -80,7 +81,13 @@ class Learner:
         self.critic = TDLambda(state_size(state_dim), learning_rate, gamma, lam)
         self.phase = PhaseEngine(enabled=enable_phase)
         self.policy = ResponseSurfacePolicy(
-            state_dim, action_dim, self.rng, prior_var=prior_var, forgetting=forgetting
+            state_dim,
+            action_dim,
+            self.rng,
+            prior_var=prior_var,
+            forgetting=forgetting,
+            persistence=1.0 - 1.0 / horizon,
+            locality=locality,
         )
         self.swarm = ParticleSwarm(action_dim, self.rng, particles=max(2, swarm_particles))
         self.recent = ReplayBuffer(_RECENT, self.rng)

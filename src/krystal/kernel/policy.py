@@ -46,6 +46,8 @@ class ResponseSurfacePolicy:
         sigma_max: float = 0.3,
         sweeps: int = 4,
         centre_pull: float = 0.05,
+        persistence: float = 0.0,
+        locality: float = 0.0,
     ) -> None:
         if action_dim < 1:
             raise ValueError("action_dim: expected an integer >= 1, got " + repr(action_dim))
@@ -57,6 +59,12 @@ class ResponseSurfacePolicy:
         self.sweeps = int(sweeps)
         self.model = BayesLinear(action_size(state_dim, action_dim), prior_var, forgetting)
         self.centre_pull = float(centre_pull)
+        if not 0.0 <= persistence < 1.0:
+            raise ValueError("persistence: expected a number in [0, 1), got " + repr(persistence))
+        self.persistence = float(persistence)
+        self.locality = float(locality)
+        self._posterior_noise = [0.0] * action_dim
+        self._jitter = [0.0] * action_dim
         self.noise_var = 1.0
         self.reward_mean = 0.0
         self.reward_var = 1.0
@@ -141,17 +149,25 @@ class ResponseSurfacePolicy:
         g = self.gradient(z)
         greedy = self._ascend(g, self.last_greedy)
         self.last_greedy = greedy
+        # Exploration noise is an AR(1) process with correlation ``persistence``, so
+        # on systems with inertia an exploratory setting is held long enough for its
+        # effect to show (stationary variance 1 whatever the persistence).
+        rho = self.persistence
+        fresh = math.sqrt(1.0 - rho * rho)
+        m = self.action_dim
+        self._posterior_noise = [rho * e + fresh * rng.gauss() for e in self._posterior_noise]
+        self._jitter = [rho * e + fresh * rng.gauss() for e in self._jitter]
         if temperature > 0.0:
-            spread = temperature
             std = self._gradient_std(z)
-            g = [gi + spread * si * rng.gauss() for gi, si in zip(g, std)]
+            noise = self._posterior_noise
+            g = [g[i] + temperature * std[i] * noise[i] for i in range(m)]
             start = self._ascend(g, greedy)
         else:
             start = greedy
         sigma = self.sigma_min + (self.sigma_max - self.sigma_min) * temperature
         out = []
-        for v in start:
-            v += sigma * rng.gauss()
+        for i in range(m):
+            v = start[i] + sigma * self._jitter[i]
             out.append(0.0 if v < 0.0 else (1.0 if v > 1.0 else v))
         return out
 
@@ -165,7 +181,17 @@ class ResponseSurfacePolicy:
     ) -> float:
         """Update the reward model with one outcome; return the prediction error."""
         phi = action_features(psi, z, _centred(action))
-        error = self.model.update(phi, reward, forgetting)
+        if self.locality > 0.0:
+            # Locally weighted fit: outcomes far from the operating point (the greedy
+            # action of the time) count less, so the quadratic stays a faithful local
+            # model where the policy acts instead of a poor global compromise.
+            greedy = self.last_greedy
+            dist2 = sum([(a - g) * (a - g) for a, g in zip(action, greedy)])
+            scale = math.exp(-dist2 / (4.0 * self.locality * self.locality))
+            phi = [v * scale for v in phi]
+            error = self.model.update(phi, reward * scale, forgetting) / max(scale, 1e-12)
+        else:
+            error = self.model.update(phi, reward, forgetting)
         self.noise_var += 0.02 * (error * error - self.noise_var)
         rate = max(0.01, 1.0 / self.model.count)
         delta = reward - self.reward_mean
@@ -184,6 +210,7 @@ class ResponseSurfacePolicy:
             "noise_var": self.noise_var,
             "reward_moments": [self.reward_mean, self.reward_var],
             "last_greedy": list(self.last_greedy),
+            "noise": [list(self._posterior_noise), list(self._jitter)],
         }
 
     def set_state(self, state: dict) -> None:  # type: ignore[type-arg]
@@ -192,6 +219,8 @@ class ResponseSurfacePolicy:
         self.noise_var = float(state["noise_var"])
         self.reward_mean, self.reward_var = [float(v) for v in state["reward_moments"]]
         self.last_greedy = [float(v) for v in state["last_greedy"]]
+        self._posterior_noise = [float(v) for v in state["noise"][0]]
+        self._jitter = [float(v) for v in state["noise"][1]]
 
 
 def _centred(action: list[float]) -> list[float]:
