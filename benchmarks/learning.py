@@ -201,7 +201,8 @@ def main() -> int:
             summaries.append(summary)
             print(
                 f"{d:7s} shift={sh!s:5s} krystal={summary['krystal']:.4f} "
-                f"best_fixed={summary['best_fixed']:.4f} ratio={summary['ratio_to_best_fixed']:.3f} "
+                f"best_fixed={summary['best_fixed']:.4f} "
+                f"ratio={summary['ratio_to_best_fixed']:.3f} "
                 f"default={summary['default']:.4f} random={summary['random']:.4f} "
                 f"recovery={summary.get('recovery_steps')}",
                 flush=True,

@@ -14,7 +14,7 @@ def require(module: str, extra: str) -> ModuleType:
     >>> require("no_such_module_xyz", "cli")
     Traceback (most recent call last):
     ...
-    krystal._errors.MissingExtraError: this feature needs 'no_such_module_xyz', which is not installed: pip install "krystal-sdk[cli]"
+    krystal._errors.MissingExtraError: this feature needs ... "krystal-sdk[cli]"
     """
     try:
         return importlib.import_module(module)

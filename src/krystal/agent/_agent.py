@@ -144,7 +144,9 @@ class Krystal:
         """Score the last decision (higher is better); return the TD error."""
         value = _finite_number("reward", r)
         if not self._pending:
-            raise CallOrderError("reward() was called with no decision waiting; call decide() first")
+            raise CallOrderError(
+                "reward() was called with no decision waiting; call decide() first"
+            )
         self._pending = False
         return self._learner.reward(value)
 

@@ -49,7 +49,9 @@ class KrystalConfig:
         for name in ("enable_phase", "enable_swarm", "auto_reward"):
             if not isinstance(getattr(self, name), bool):
                 _fail(name, getattr(self, name), "true or false")
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, int)
+        ):
             _fail("seed", self.seed, "an integer or None")
         _number(self, "learning_rate", 0.0, 1.0, "a number in (0, 1]", low_open=True)
         _number(self, "gamma", 0.0, 0.999, "a number in [0, 0.999]")

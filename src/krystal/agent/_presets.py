@@ -51,7 +51,9 @@ def ml_reward(previous_val_loss: float, val_loss: float, compute: float) -> floa
     return (previous_val_loss - val_loss) / max(previous_val_loss, 1e-12) / compute
 
 
-def iot_reward(delivered_hz: float, energy_mah: float, browned_out: bool, price: float = 0.05) -> float:
+def iot_reward(
+    delivered_hz: float, energy_mah: float, browned_out: bool, price: float = 0.05
+) -> float:
     """Usefulness of the delivered sample rate minus energy, and -0.5 while browned out.
 
     >>> iot_reward(2.0, 1.0, False) > iot_reward(2.0, 3.0, False) > iot_reward(2.0, 0.0, True)

@@ -63,16 +63,20 @@ class FloatRange(Dimension):
     def decode(self, unit: float) -> float:
         u = min(1.0, max(0.0, unit))
         if self.log:
-            value = self.low * (self.high / self.low) ** u
+            value: float = self.low * math.exp(u * math.log(self.high / self.low))
         else:
             value = self.low + u * (self.high - self.low)
         return min(self.high, max(self.low, value))
 
     def check(self, name: str, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InputError(f"{name}: expected a number in [{self.low}, {self.high}], got {value!r}")
+            raise InputError(
+                f"{name}: expected a number in [{self.low}, {self.high}], got {value!r}"
+            )
         if not self.low <= value <= self.high:
-            raise InputError(f"{name}: expected a number in [{self.low}, {self.high}], got {value!r}")
+            raise InputError(
+                f"{name}: expected a number in [{self.low}, {self.high}], got {value!r}"
+            )
 
     def to_spec(self) -> dict[str, Any]:
         spec: dict[str, Any] = {"type": "float", "low": self.low, "high": self.high}
@@ -103,7 +107,7 @@ class Integer(Dimension):
 
     def decode(self, unit: float) -> int:
         u = min(1.0, max(0.0, unit))
-        return min(self.high, max(self.low, self.low + int(round(u * (self.high - self.low)))))
+        return min(self.high, max(self.low, self.low + round(u * (self.high - self.low))))
 
     def check(self, name: str, value: Any) -> None:
         ok = isinstance(value, int) and not isinstance(value, bool)
@@ -139,7 +143,7 @@ class Choice(Dimension):
 
     def decode(self, unit: float) -> Any:
         u = min(1.0, max(0.0, unit))
-        return self.options[int(round(u * (len(self.options) - 1)))]
+        return self.options[round(u * (len(self.options) - 1))]
 
     def check(self, name: str, value: Any) -> None:
         if value not in self.options or isinstance(value, bool) != any(

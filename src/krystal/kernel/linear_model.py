@@ -82,8 +82,7 @@ class BayesLinear:
         """Forget everything: back to the prior."""
         self.weights = [0.0] * self.size
         self.covariance = [
-            [self.prior_var if i == j else 0.0 for j in range(self.size)]
-            for i in range(self.size)
+            [self.prior_var if i == j else 0.0 for j in range(self.size)] for i in range(self.size)
         ]
         self.count = 0
 

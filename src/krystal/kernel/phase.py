@@ -64,8 +64,7 @@ class PhaseEngine:
     ) -> None:
         if not 0.0 <= initial_temperature <= 1.0:
             raise ValueError(
-                "initial_temperature: expected a number in [0, 1], got "
-                + repr(initial_temperature)
+                "initial_temperature: expected a number in [0, 1], got " + repr(initial_temperature)
             )
         if anneal_steps <= 0.0:
             raise ValueError("anneal_steps: expected a positive number, got " + repr(anneal_steps))

@@ -85,4 +85,3 @@ class Rng:
         self._state = int(state[0]) & _MASK64
         self._spare = float(state[1])
         self._has_spare = bool(state[2])
-
