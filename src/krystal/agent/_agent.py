@@ -14,6 +14,7 @@ from krystal.agent._spaces import ActionSpace
 from krystal.agent._state_file import read_state, write_state
 from krystal.kernel.learner import Learner
 from krystal.kernel.pid import Pid
+from krystal.kernel.rng import Rng
 from krystal.kernel.swarm import ParticleSwarm
 
 logger = logging.getLogger("krystal")
@@ -93,14 +94,13 @@ class Krystal:
         self._pending = False
         self._last_observation: dict[str, float] = {}
         self._missing_total = 0
+        self._optimize_calls = 0
 
     # -- the loop -------------------------------------------------------------------
 
     def observe(self, obs: Mapping[str, float]) -> "Krystal":
         """Record the current metrics (raw values; Krystal normalises them online)."""
         values = self._check_observation(obs)
-        if self._config.auto_reward and self._pending:
-            self.reward(self._auto_reward(values))
         new = sorted(name for name in values if name not in self._slots)
         if len(self._metric_names) + len(new) > self._config.state_dim:
             raise InputError(
@@ -108,6 +108,8 @@ class Krystal:
                 f"state_dim={self._config.state_dim}; new metric(s) {new} do not fit "
                 "(raise KrystalConfig.state_dim)"
             )
+        if self._config.auto_reward and self._pending:
+            self.reward(self._auto_reward(values))
         for name in new:
             self._slots[name] = len(self._metric_names)
             self._metric_names.append(name)
@@ -130,11 +132,17 @@ class Krystal:
         """
         if not self._learner.observed:
             raise CallOrderError("decide() was called before any observe(); observe metrics first")
+        snapshot = None if objective is None else self._learner.get_state()
         units = self._learner.decide()
         if self._space is not None:
             units = self._space.snap(units)
         if objective is not None:
-            units = self._improve_with(objective, units)
+            try:
+                units = self._improve_with(objective, units)
+            except InputError:
+                assert snapshot is not None
+                self._learner.set_state(snapshot)
+                raise
         self._learner.commit(units)
         self._pending = True
         self._last_action = self._to_user(units)
@@ -167,13 +175,17 @@ class Krystal:
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
             raise InputError(f"iterations: expected a positive integer, got {iterations!r}")
         c = self._config
-        swarm = ParticleSwarm(c.action_dim, self._learner.rng, particles=c.swarm_particles)
+        # A stream of its own: optimising never disturbs the learner's decisions, and a
+        # refused objective leaves nothing changed.
+        rng = Rng(((0 if c.seed is None else c.seed) * 1_000_003 + self._optimize_calls) + 1)
+        swarm = ParticleSwarm(c.action_dim, rng, particles=c.swarm_particles)
         for _ in range(iterations * c.swarm_particles):
             position = swarm.ask()
             score = _finite_number("objective", objective(self._to_user(position)))
             swarm.tell(position, score)
         best = swarm.best_position
         assert best is not None and swarm.best_score is not None
+        self._optimize_calls += 1
         return self._to_user(best), swarm.best_score
 
     def control(self, setpoint: float, current: float, dt: float = 1.0) -> float:
@@ -225,6 +237,7 @@ class Krystal:
                     "pending": self._pending,
                     "last_action": self._last_action,
                     "missing_total": self._missing_total,
+                    "optimize_calls": self._optimize_calls,
                 },
             },
         )
@@ -250,6 +263,7 @@ class Krystal:
             fresh._pending = bool(agent["pending"])
             fresh._last_action = agent["last_action"]
             fresh._missing_total = int(agent["missing_total"])
+            fresh._optimize_calls = int(agent["optimize_calls"])
         except StateFileError:
             raise
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
@@ -342,7 +356,10 @@ class Krystal:
 def _finite_number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(f"{name}: expected a finite number, got {value!r}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InputError(f"{name}: expected a finite number, got an integer too large") from None
     if not math.isfinite(number):
         raise InputError(f"{name}: expected a finite number, got {number!r}")
     return number

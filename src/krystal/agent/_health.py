@@ -91,10 +91,13 @@ def _check_persistence() -> str:
         path = Path(tmp) / "agent.json"
         k.save(path)
         twin = Krystal.from_file(path)
-    obs = {"a": 3.0, "b": 2.0}
-    if k.observe(obs).decide() != twin.observe(obs).decide():
-        raise AssertionError("a saved and reloaded agent decided differently")
-    return "save -> load gives identical decisions"
+    for step in range(20):
+        obs = {"a": 3.0 + step, "b": 2.0}
+        if k.observe(obs).decide() != twin.observe(obs).decide():
+            raise AssertionError(f"a saved and reloaded agent decided differently at step {step}")
+        k.reward(0.05 * step)
+        twin.reward(0.05 * step)
+    return "save -> load gives identical decisions for 20 steps"
 
 
 CHECKS: dict[str, Check] = {

@@ -231,9 +231,12 @@ class ActionSpace(Mapping[str, Dimension]):
                     )
             except KeyError as exc:
                 raise InputError(f"{name}: the {kind} spec needs the key {exc.args[0]!r}") from exc
+            except InputError as exc:
+                message = str(exc)
+                if message.startswith(name + ": "):
+                    raise
+                raise InputError(f"{name}: {message}") from exc
             except (TypeError, ValueError) as exc:
-                if isinstance(exc, InputError):
-                    raise InputError(f"{name}: {exc}") from exc
                 raise InputError(f"{name}: invalid {kind} spec {dict(item)!r}: {exc}") from exc
         return cls(dims)
 

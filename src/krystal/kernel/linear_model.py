@@ -5,9 +5,18 @@ of a Gaussian prior ``N(0, prior_var * I)``; each update is the exact rank-one p
 update, so a few dozen samples already give a usable fit, unlike stochastic gradient
 steps that need hundreds. A forgetting factor below one down-weights old samples so the
 model follows a world that changes; to stop the covariance from growing without bound
-in directions that are never excited ("wind-up"), forgetting is skipped once the
-variance of a weight would exceed its prior variance.
+in directions that are never excited ("wind-up"), a weight whose variance would exceed
+its prior variance is not forgotten while the others are (selective forgetting).
 """
+
+import math
+
+try:
+    from operator import mul
+except ImportError:  # MicroPython builds without the operator module
+
+    def mul(a: float, b: float) -> float:  # type: ignore[misc]
+        return a * b
 
 
 class BayesLinear:
@@ -40,7 +49,7 @@ class BayesLinear:
 
     def predict(self, x: list[float]) -> float:
         """Return the posterior mean prediction ``w . x``."""
-        return sum([w * v for w, v in zip(self.weights, x)])
+        return sum(map(mul, self.weights, x))
 
     def variance(self, x: list[float]) -> float:
         """Return ``x' P x``, the (noise-scaled) posterior variance of the prediction."""
@@ -48,33 +57,47 @@ class BayesLinear:
         for i, row in enumerate(self.covariance):
             xi = x[i]
             if xi != 0.0:
-                total += xi * sum([p * v for p, v in zip(row, x)])
+                total += xi * sum(map(mul, row, x))
         return total
 
     def update(self, x: list[float], y: float, forgetting: float | None = None) -> float:
         """Fold in one sample and return the prediction error before the update."""
         lam = self.forgetting if forgetting is None else forgetting
         cov = self.covariance
-        px = [sum([p * v for p, v in zip(row, x)]) for row in cov]
-        denom = lam + sum([a * b for a, b in zip(px, x)])
-        error = y - self.predict(x)
-        gain = [v / denom for v in px]
-        self.weights = [w + g * error for w, g in zip(self.weights, gain)]
-        # Forget only while no weight's variance exceeds its prior: prevents wind-up.
+        size = self.size
         inv = 1.0 / lam
-        limit = self.prior_var
-        for i in range(self.size):
-            if cov[i][i] * inv > limit:
-                inv = 1.0
-                break
-        for i in range(self.size):
+        # Selective forgetting: a weight whose variance would pass its prior is not
+        # forgotten (its row and column are left unscaled), the others are. Forgetting
+        # never stops for the whole model because one feature is never excited.
+        scale = None
+        if lam < 1.0:
+            limit = self.prior_var
+            root = math.sqrt(inv)
+            for i in range(size):
+                if cov[i][i] * inv > limit:
+                    scale = [1.0 if cov[j][j] * inv > limit else root for j in range(size)]
+                    break
+        if scale is None:
+            qx = [inv * sum(map(mul, row, x)) for row in cov]
+        else:
+            sx = list(map(mul, scale, x))
+            qx = [si * sum(map(mul, row, sx)) for si, row in zip(scale, cov)]
+        denom = 1.0 + sum(map(mul, qx, x))
+        error = y - self.predict(x)
+        gain = [v / denom for v in qx]
+        self.weights = [w + g * error for w, g in zip(self.weights, gain)]
+        for i in range(size):
             gi = gain[i]
             row = cov[i]
-            if gi == 0.0:
-                if inv != 1.0:
-                    cov[i] = [p * inv for p in row]
-                continue
-            cov[i] = [(p - gi * q) * inv for p, q in zip(row, px)]
+            if scale is None:
+                if gi == 0.0:
+                    if inv != 1.0:
+                        cov[i] = [p * inv for p in row]
+                    continue
+                cov[i] = [inv * p - gi * q for p, q in zip(row, qx)]
+            else:
+                si = scale[i]
+                cov[i] = [si * sj * p - gi * q for p, sj, q in zip(row, scale, qx)]
         self.count += 1
         return error
 

@@ -6,9 +6,9 @@ learning rate works whatever the number of features.
 The agent API hands over a reward before it sees the next state, so the TD error
 ``r + gamma V(s') - V(s)`` is applied in two parts with the same traces: the reward part
 ``r + gamma V(s) - V(s)`` when the reward arrives (this is what ``reward()`` returns),
-and the bootstrap correction ``gamma (V(s') - V(s))`` when the next state is observed.
-Added up they are exactly the one-step TD error; if the state does not change, the
-correction is zero.
+and the bootstrap correction ``gamma (V(s') - V(s))`` when the next state is observed,
+with both values taken before the reward part moved the weights. Added up they are
+exactly the one-step TD error; if the state does not change, the correction is zero.
 """
 
 
@@ -41,6 +41,7 @@ class TDLambda:
         self._psi: list[float] = []
         self._value = 0.0
         self._rewarded = False
+        self._last_step = 0.0
 
     def value(self, psi: list[float]) -> float:
         """Return ``V`` for the feature vector ``psi``."""
@@ -53,7 +54,10 @@ class TDLambda:
         """
         correction = 0.0
         if self._rewarded:
-            correction = self.gamma * (self.value(psi) - self._value)
+            # V(s') as it was before the reward part moved the weights, so the two parts
+            # add up to the TD error of one ordinary TD(lambda) step.
+            moved = self._last_step * sum([e * v for e, v in zip(self.traces, psi)])
+            correction = self.gamma * (self.value(psi) - moved - self._value)
             self._apply(correction)
             decay = self.gamma * self.lam
             self.traces = [decay * e for e in self.traces]
@@ -70,15 +74,16 @@ class TDLambda:
             self.begin(self._psi)
         delta = r + (self.gamma - 1.0) * self._value
         self._apply(delta)
-        self._value = self.value(self._psi)
         self._rewarded = True
         return delta
 
     def _apply(self, delta: float) -> None:
         norm = sum([v * v for v in self._psi])
+        self._last_step = 0.0
         if norm <= 0.0 or delta == 0.0:
             return
         step = self.alpha * delta / norm
+        self._last_step = step
         self.weights = [w + step * e for w, e in zip(self.weights, self.traces)]
 
     def reset_traces(self) -> None:
@@ -94,6 +99,7 @@ class TDLambda:
             "psi": list(self._psi),
             "value": self._value,
             "rewarded": self._rewarded,
+            "last_step": self._last_step,
         }
 
     def set_state(self, state: dict) -> None:  # type: ignore[type-arg]
@@ -103,3 +109,4 @@ class TDLambda:
         self._psi = [float(v) for v in state["psi"]]
         self._value = float(state["value"])
         self._rewarded = bool(state["rewarded"])
+        self._last_step = float(state["last_step"])
