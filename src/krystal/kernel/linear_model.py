@@ -49,7 +49,8 @@ class BayesLinear:
 
     def predict(self, x: list[float]) -> float:
         """Return the posterior mean prediction ``w . x``."""
-        return sum(map(mul, self.weights, x))
+        total: float = sum(map(mul, self.weights, x))
+        return total
 
     def variance(self, x: list[float]) -> float:
         """Return ``x' P x``, the (noise-scaled) posterior variance of the prediction."""
