@@ -4,7 +4,7 @@ import logging
 import math
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from krystal._errors import CallOrderError, InputError, StateFileError
 from krystal._version import __version__
@@ -12,7 +12,9 @@ from krystal.agent._config import KrystalConfig
 from krystal.agent._phase import Phase
 from krystal.agent._spaces import ActionSpace
 from krystal.agent._state_file import read_state, write_state
+from krystal.kernel.features import action_size
 from krystal.kernel.learner import Learner
+from krystal.kernel.linear_model import BayesLinear
 from krystal.kernel.pid import Pid
 from krystal.kernel.rng import Rng
 from krystal.kernel.swarm import ParticleSwarm
@@ -84,6 +86,7 @@ class Krystal:
             prior_var=c.prior_variance,
             horizon=c.horizon,
             locality=c.locality,
+            model=_model(c),
         )
         self._pid = Pid(
             c.pid_kp, c.pid_ki, c.pid_kd, out_min=c.pid_output_min, out_max=c.pid_output_max
@@ -351,6 +354,17 @@ class Krystal:
             f"Krystal(cycle={self.cycle}, phase={self.get_phase()}, "
             f"action_dim={self._config.action_dim}, named={self._space is not None})"
         )
+
+
+def _model(config: KrystalConfig) -> BayesLinear | None:
+    """The reward model for the configured backend (None: the kernel's own)."""
+    if config.backend != "numpy":
+        return None
+    from krystal.agent._numpy_model import NumpyBayesLinear
+
+    size = action_size(config.state_dim, config.action_dim)
+    model = NumpyBayesLinear(size, config.prior_variance, config.forgetting)
+    return cast(BayesLinear, model)
 
 
 def _finite_number(name: str, value: Any) -> float:

@@ -21,6 +21,7 @@ local jitter, scored by the TD error so that the situation's own value is discou
 """
 
 from .features import state_features, state_size
+from .linear_model import BayesLinear
 from .normalizer import RunningNormalizer
 from .phase import PhaseEngine
 from .policy import ResponseSurfacePolicy
@@ -61,6 +62,7 @@ class Learner:
         prior_var: float = 10.0,
         horizon: int = 1,
         locality: float = 0.15,
+        model: BayesLinear | None = None,
     ) -> None:
         if state_dim < 1:
             raise ValueError("state_dim: expected an integer >= 1, got " + repr(state_dim))
@@ -88,6 +90,7 @@ class Learner:
             forgetting=forgetting,
             persistence=1.0 - 1.0 / horizon,
             locality=locality,
+            model=model,
         )
         self.swarm = ParticleSwarm(action_dim, self.rng, particles=max(2, swarm_particles))
         self.recent = ReplayBuffer(_RECENT, self.rng)
@@ -195,9 +198,7 @@ class Learner:
 
     def _refit(self) -> None:
         model = self.policy.model
-        reopen = model.prior_var * 0.1
-        for i, row in enumerate(model.covariance):
-            row[i] += reopen
+        model.inflate(model.prior_var * 0.1)
         for psi, z, action, r in self.recent.items()[-_REFIT:]:
             self.policy.learn(psi, z, action, r, self._forgetting())
 

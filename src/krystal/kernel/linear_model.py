@@ -61,6 +61,21 @@ class BayesLinear:
                 total += xi * sum(map(mul, row, x))
         return total
 
+    def quadratic_form(self, index: list[int], coeff: list[float]) -> float:
+        """``u' P u`` for the sparse vector with ``coeff`` at positions ``index``."""
+        cov = self.covariance
+        total = 0.0
+        for p, cp in zip(index, coeff):
+            row = cov[p]
+            for q, cq in zip(index, coeff):
+                total += cp * cq * row[q]
+        return total
+
+    def inflate(self, amount: float) -> None:
+        """Add ``amount`` to every weight's variance (re-open the model to new data)."""
+        for i, row in enumerate(self.covariance):
+            row[i] += amount
+
     def update(self, x: list[float], y: float, forgetting: float | None = None) -> float:
         """Fold in one sample and return the prediction error before the update."""
         lam = self.forgetting if forgetting is None else forgetting

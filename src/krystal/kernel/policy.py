@@ -48,6 +48,7 @@ class ResponseSurfacePolicy:
         centre_pull: float = 0.05,
         persistence: float = 0.0,
         locality: float = 0.0,
+        model: BayesLinear | None = None,
     ) -> None:
         if action_dim < 1:
             raise ValueError("action_dim: expected an integer >= 1, got " + repr(action_dim))
@@ -57,7 +58,12 @@ class ResponseSurfacePolicy:
         self.sigma_min = float(sigma_min)
         self.sigma_max = float(sigma_max)
         self.sweeps = int(sweeps)
-        self.model = BayesLinear(action_size(state_dim, action_dim), prior_var, forgetting)
+        size = action_size(state_dim, action_dim)
+        if model is None:
+            model = BayesLinear(size, prior_var, forgetting)
+        elif model.size != size:
+            raise ValueError("model: expected a model of size " + str(size))
+        self.model = model
         self.centre_pull = float(centre_pull)
         if not 0.0 <= persistence < 1.0:
             raise ValueError("persistence: expected a number in [0, 1), got " + repr(persistence))
@@ -94,7 +100,6 @@ class ResponseSurfacePolicy:
         return out
 
     def _gradient_std(self, z: list[float]) -> list[float]:
-        cov = self.model.covariance
         n = self.state_dim
         out = []
         for i in range(self.action_dim):
@@ -105,11 +110,7 @@ class ResponseSurfacePolicy:
                 if z[k] != 0.0:
                     index.append(base + k)
                     coeff.append(z[k])
-            var = 0.0
-            for p, cp in zip(index, coeff):
-                row = cov[p]
-                for q, cq in zip(index, coeff):
-                    var += cp * cq * row[q]
+            var = self.model.quadratic_form(index, coeff)
             out.append(math.sqrt(max(var, 0.0) * self.noise_var))
         return out
 
