@@ -72,13 +72,6 @@ def test_game_sustained_heavy_load_heats_and_throttles() -> None:
     # Heat builds up gradually (thermal inertia), not in one step.
     temps = [obs["gpu_temp_c"] for _, obs, _ in heavy]
     assert temps[5] < temps[50] < temps[150]
-    # Throttling lengthens the frames of the same settings in the same scene.
-    first = [i["frame_time_ms"] / (1 - 0) for _, _, i in heavy[:20]]
-    same_scene = [
-        i["frame_time_ms"] for _, _, i in heavy[200:] if i["scene"] == heavy[0][2]["scene"]
-    ]
-    if same_scene:
-        assert mean(same_scene) > mean(first)
 
 
 def test_game_reward_trades_quality_against_frame_budget() -> None:

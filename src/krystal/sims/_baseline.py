@@ -3,11 +3,11 @@
 :func:`best_fixed` runs every action of the environment's grid for ``steps`` steps on
 each seed and scores it by its mean reward inside a window of steps, so it answers "how
 good would a perfectly hand-tuned constant setting have been on exactly these runs".
-:func:`best_per_context` goes one step further: it picks the best grid action separately
-for each context label (``info["context"]``: the scene, the load band, the time of day,
-the training phase) and then actually runs the policy that switches between them, one
-step late, as an agent reading the observations would. The gap between the two is the
-head-room a context-aware learner has over any fixed setting.
+:func:`best_per_context` searches a table from context label (``info["context"]``: the
+scene, the load band, day or night and link, the training phase) to grid action and
+scores it by running the policy that switches between them, one step late, as an agent
+reading the observations would. The gap between the two is the head-room a
+context-aware learner has over any fixed setting.
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ def _grid_scores(
         total = 0.0
         stats: dict[str, list[float]] = {}
 
-        def record(t: int, reward: float, info: dict[str, Any], stats: dict = stats) -> None:
+        def record(
+            t: int, reward: float, info: dict[str, Any], stats: dict[str, list[float]] = stats
+        ) -> None:
             if low <= t < high:
                 entry = stats.setdefault(info["context"], [0.0, 0.0])
                 entry[0] += reward
@@ -106,9 +108,10 @@ def best_fixed(
     (default window: the last ``min(500, steps // 6)`` steps; pass the post-shift window
     for ``shift=True`` runs). ``on_progress(done, total)`` is called after each action.
 
+    >>> from krystal.sims import make
     >>> action, score = best_fixed("server", steps=120, seeds=[0], levels=3)
-    >>> sorted(action), round(score, 3) == round(score, 3)
-    (['concurrency', 'replicas'], True)
+    >>> action in make("server").grid(levels=3), -1.0 <= score <= 1.0
+    (True, True)
     """
     actions, scores, _ = _grid_scores(
         domain,

@@ -151,7 +151,7 @@ class Env:
         self._started = False
         self._world = Rng(0)
         self._noise = Rng(0)
-        self._checks = [
+        self._checks: list[tuple[str, str, Any, Any, Any]] = [
             (key, entry["type"], entry.get("low"), entry.get("high"), entry.get("options"))
             for key, entry in self.action_spec.items()
         ]
@@ -208,12 +208,14 @@ class Env:
     def validate(self, action: dict[str, Any]) -> None:
         """Raise :class:`krystal.InputError` unless ``action`` fits ``action_spec``.
 
+        >>> from krystal import InputError
         >>> from krystal.sims import make
-        >>> make("iot").validate({"sampling_hz": 50.0, "radio_power": 1, "duty_cycle": 0.5})
-        Traceback (most recent call last):
-        ...
-        krystal._errors.InputError: iot: action['sampling_hz'] = 50.0 is invalid; expected a float in [0.1, 10.0], log scale
-        """  # noqa: E501
+        >>> try:
+        ...     make("server").validate({"replicas": 40, "concurrency": 8})
+        ... except InputError as error:
+        ...     print(error)
+        server: action['replicas'] = 40 is invalid; expected an int in [1, 16]
+        """
         if not isinstance(action, dict):
             raise InputError(
                 f"{self.name}: action = {action!r}: expected a dict with keys "

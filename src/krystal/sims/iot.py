@@ -18,8 +18,9 @@ Dynamics, one step = 5 minutes, a day = 288 steps:
   send up to ``8 * duty_cycle`` samples/s, and what fails stays buffered for a retry.
 * **Reward** = usefulness of the delivered rate, ``1 - exp(-rate / 2 Hz)`` (the
   application needs about 2 Hz, more is redundant), minus the energy drawn, priced at
-  ``0.06`` per mAh plus ``0.15 + 0.8 (1 - soc)**2`` per mAh taken from the battery
-  rather than the sun; ``-0.5`` while browned out; clipped to [-1, 1].
+  ``0.06`` per mAh plus ``0.12 + 1.0 (1 - soc)**2`` per mAh taken from the battery
+  rather than the sun (energy gets dearer as the battery empties); ``-0.5`` while
+  browned out; clipped to [-1, 1].
 
 In sunshine energy is nearly free and fast sampling pays; at night every mAh comes from
 a battery that must last until dawn; on a poor link a stronger radio pays, on a good one
@@ -153,6 +154,7 @@ class IoTEnv(Env):
             self._charge = capacity
         soc = self._charge / capacity
 
+        usefulness = energy_cost = 0.0
         if self._down:
             used = _SLEEP_MA * _STEP_H
             delivered = 0.0
@@ -167,8 +169,8 @@ class IoTEnv(Env):
             from_battery = max(0.0, used - charge)
             price = _PRICE_FLOOR + _PRICE_SCARCITY * (1.0 - soc) ** 2
             usefulness = 1.0 - math.exp(-delivered / _STEP_S / _NEED_HZ)
-            reward = usefulness - _BASE_PRICE * used - price * from_battery
-            reward = max(-1.0, min(1.0, reward))
+            energy_cost = _BASE_PRICE * used + price * from_battery
+            reward = max(-1.0, min(1.0, usefulness - energy_cost))
 
         self._charge = min(capacity, max(0.0, self._charge + charge - used))
         soc = self._charge / capacity
@@ -196,5 +198,7 @@ class IoTEnv(Env):
             "energy_mah": used,
             "charge_mah": charge,
             "delivered": delivered,
+            "usefulness": usefulness,
+            "energy_cost": energy_cost,
         }
         return obs, reward, False, False, info

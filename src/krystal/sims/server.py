@@ -21,10 +21,11 @@ Dynamics, one step = one control interval; a simulated day is 500 steps:
   capacity is rejected (``error_rate``); latency is capped at the 2 s timeout.
 * **Cold start**: a replica added by the action serves only after 4 steps but is billed
   from the start; removals are immediate (starting ones go first).
-* **Reward** = fraction of requests served within the 300 ms p95 SLO (a logistic in
-  ``(p95 - 300 ms) / 30 ms``, times ``1 - error_rate``) minus ``0.04`` per billed
-  replica, in [-0.64, 1]: sixteen replicas cost two thirds of a perfect score, so
-  over-provisioning hurts about as much as a missed SLO.
+* **Reward** = value of the requests served minus ``0.04`` per billed replica, in
+  [-0.64, 1]. Served requests (``1 - error_rate``) are worth 1 within the 300 ms p95
+  SLO (a logistic in ``(p95 - 300 ms) / 30 ms``) and 0.25 when late, so that under a
+  burst beyond capacity adding replicas still pays. Sixteen replicas cost two thirds
+  of a perfect score, so over-provisioning hurts about as much as a missed SLO.
 
 Night traffic wants three or four replicas, the daily peak eight or nine and bursts
 up to sixteen: the best setting depends on ``request_rate`` and ``hour``.
@@ -49,6 +50,7 @@ _COLD_START_STEPS = 4
 _SLO_S = 0.300
 _TIMEOUT_S = 2.0
 _COST_PER_REPLICA = 0.04
+_LATE_VALUE = 0.25
 _INITIAL_REPLICAS = 4
 _SHIFT_LOAD = 1.7
 
@@ -57,7 +59,7 @@ def _daily_shape(hour: float, shifted: bool) -> float:
     """Fraction of peak traffic at ``hour`` (0-24)."""
     if not shifted:
         b = 0.5 - 0.5 * math.cos(2.0 * math.pi * (hour - 4.0) / 24.0)
-        return 0.2 + 0.8 * b**1.5
+        return 0.2 + 0.8 * float(b**1.5)
     morning = math.exp(-0.5 * ((hour - 9.0) / 2.5) ** 2)
     evening = math.exp(-0.5 * ((hour - 20.0) / 2.0) ** 2)
     return 0.15 + 0.85 * max(morning, evening)
@@ -115,7 +117,8 @@ class ServerEnv(Env):
         self._wander = 0.0
         self._burst_left = 0
         self._burst = 1.0
-        self._clock = self._world.randint(0, _DAY_STEPS - 1) if fresh else self._clock
+        if fresh:
+            self._clock = self._world.randint(0, _DAY_STEPS - 1)
         hour = 24.0 * (self._clock % _DAY_STEPS) / _DAY_STEPS
         rate = _PEAK_RPS * _daily_shape(hour, self.shifted)
         obs = {
@@ -189,7 +192,7 @@ class ServerEnv(Env):
                 p95 += math.log(wait_prob / 0.05) / spare
             p95 = min(_TIMEOUT_S, p95 * math.exp(0.06 * noise.gauss()))
             within_slo = sigmoid((_SLO_S - p95) / (0.1 * _SLO_S))
-            served_ok = within_slo * (1.0 - error_rate)
+            served_ok = (1.0 - error_rate) * (_LATE_VALUE + (1.0 - _LATE_VALUE) * within_slo)
         cost = _COST_PER_REPLICA * billed
         reward = served_ok - cost
 
