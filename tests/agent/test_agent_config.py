@@ -18,6 +18,7 @@ BAD = [
     ("swarm_particles", 1), ("swarm_particles", 1001), ("swarm_particles", 5.5),
     ("horizon", 0), ("horizon", 65), ("horizon", False),
     ("backend", "cuda"), ("backend", None), ("backend", 1),
+    ("interactions", "cubic"), ("interactions", None),
     ("enable_phase", 1), ("enable_phase", "yes"),
     ("enable_swarm", 0), ("enable_swarm", None),
     ("auto_reward", "false"),

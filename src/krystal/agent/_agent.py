@@ -87,6 +87,7 @@ class Krystal:
             horizon=c.horizon,
             locality=c.locality,
             model=_model(c),
+            interactions=c.interactions,
         )
         self._pid = Pid(
             c.pid_kp, c.pid_ki, c.pid_kd, out_min=c.pid_output_min, out_max=c.pid_output_max
@@ -362,7 +363,8 @@ def _model(config: KrystalConfig) -> BayesLinear | None:
         return None
     from krystal.agent._numpy_model import NumpyBayesLinear
 
-    size = action_size(config.state_dim, config.action_dim)
+    context = config.state_dim * (4 if config.interactions == "rbf" else 1)
+    size = action_size(config.state_dim, config.action_dim, context)
     model = NumpyBayesLinear(size, config.prior_variance, config.forgetting)
     return cast(BayesLinear, model)
 

@@ -36,6 +36,7 @@ class KrystalConfig:
     horizon: int = 1
     locality: float = 0.15
     backend: str = "python"
+    interactions: str = "linear"
     pid_kp: float = 1.0
     pid_ki: float = 0.1
     pid_kd: float = 0.0
@@ -47,6 +48,8 @@ class KrystalConfig:
         _integer(self, "action_dim", 1, 256)
         _integer(self, "swarm_particles", 2, 1000)
         _integer(self, "horizon", 1, 64)
+        if self.interactions not in ("linear", "rbf"):
+            _fail("interactions", self.interactions, "'linear' or 'rbf'")
         if self.backend not in ("python", "numpy"):
             _fail("backend", self.backend, "'python' or 'numpy'")
         for name in ("enable_phase", "enable_swarm", "auto_reward"):

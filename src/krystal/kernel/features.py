@@ -40,14 +40,15 @@ def state_features(z: list[float]) -> list[float]:
     return out
 
 
-def action_size(state_dim: int, action_dim: int) -> int:
-    """Length of :func:`action_features` for the given dimensions.
+def action_size(state_dim: int, action_dim: int, context_dim: int | None = None) -> int:
+    """Length of :func:`action_features`; ``context_dim`` defaults to ``state_dim``.
 
-    >>> action_size(8, 4)
-    79
+    >>> action_size(8, 4), action_size(8, 4, context_dim=32)
+    (79, 175)
     """
     pairs = action_dim * (action_dim - 1) // 2
-    return state_size(state_dim) + 2 * action_dim + pairs + state_dim * action_dim
+    context = state_dim if context_dim is None else context_dim
+    return state_size(state_dim) + 2 * action_dim + pairs + context * action_dim
 
 
 def action_features(phi_state: list[float], z: list[float], a: list[float]) -> list[float]:

@@ -63,11 +63,19 @@ class Learner:
         horizon: int = 1,
         locality: float = 0.15,
         model: BayesLinear | None = None,
+        interactions: str = "linear",
+        bootstrap: float = 0.0,
     ) -> None:
         if state_dim < 1:
             raise ValueError("state_dim: expected an integer >= 1, got " + repr(state_dim))
         if action_dim < 1:
             raise ValueError("action_dim: expected an integer >= 1, got " + repr(action_dim))
+        if interactions not in ("linear", "rbf"):
+            raise ValueError("interactions: expected 'linear' or 'rbf', got " + repr(interactions))
+        self.interactions = interactions
+        if not 0.0 <= bootstrap <= 1.0:
+            raise ValueError("bootstrap: expected a number in [0, 1], got " + repr(bootstrap))
+        self.bootstrap = float(bootstrap)
         self.state_dim = state_dim
         self.action_dim = action_dim
         self.forgetting = float(forgetting)
@@ -91,6 +99,9 @@ class Learner:
             persistence=1.0 - 1.0 / horizon,
             locality=locality,
             model=model,
+            context_dim=len(state_features([0.0] * state_dim)) - 1
+            if interactions == "rbf"
+            else state_dim,
         )
         self.swarm = ParticleSwarm(action_dim, self.rng, particles=max(2, swarm_particles))
         self.recent = ReplayBuffer(_RECENT, self.rng)
@@ -137,14 +148,14 @@ class Learner:
             self._swarm_point = action
             self._swarm_asked = True
         else:
-            action = self.policy.propose(self._psi, self._z, temperature)
+            action = self.policy.propose(self._psi, self._context(), temperature)
         self._from_swarm = use_swarm
         self._action = action
         return list(action)
 
     def greedy(self) -> list[float]:
         """The best action for the current state by the learned model (no exploration)."""
-        return self.policy.greedy(self._psi, self._z)
+        return self.policy.greedy(self._psi, self._context())
 
     def commit(self, action: list[float]) -> None:
         """Record the action actually applied (e.g. after rounding to an integer knob)."""
@@ -156,10 +167,11 @@ class Learner:
         if action is None:
             raise ValueError("reward: no decision is waiting for a reward; call decide() first")
         before = self.phase.phase
+        expected = self.policy.predict(self._psi, self._context(), action)
         self._credit(action, r)
         delta = self.critic.reward(r)
         self._replay_critic()
-        self.phase.update(delta, r)
+        self.phase.update(delta, r, expected)
         if self._swarm_asked and self._from_swarm:
             self.swarm.tell(self._swarm_point, delta)
             self._swarm_asked = False
@@ -173,11 +185,18 @@ class Learner:
         self.last_td_error = delta
         return delta
 
+    def _context(self) -> list[float]:
+        # What the action's effect may depend on: the standardised state, or with
+        # ``interactions="rbf"`` also its RBF bumps (non-linear context dependence).
+        if self.interactions == "rbf":
+            return self._psi[1:]
+        return self._z
+
     def _credit(self, action: list[float], r: float) -> None:
         # The model learns the discounted mean of the next ``horizon`` rewards, so an
         # action whose effect arrives late (a replica that boots, a battery that drains)
         # is credited with it. Each outcome is final once its horizon has passed.
-        self._open.append([self._psi, self._z, action, 0.0, 0])
+        self._open.append([self._psi, self._context(), action, 0.0, 0])
         gamma = self.gamma
         for entry in self._open:
             entry[3] += r * gamma ** entry[4]
@@ -185,6 +204,13 @@ class Learner:
         while self._open and self._open[0][4] >= self.horizon:
             psi, z, done_action, total, _ = self._open.pop(0)
             target = total / self._return_norm
+            if self.bootstrap > 0.0:
+                # Blend in the critic's view of where the action left the system: the
+                # value of the state now, in reward units ((1 - gamma) V), weighted by
+                # gamma^horizon, so consequences beyond the horizon count too.
+                tail = gamma**self.horizon
+                future = (1.0 - gamma) * self.critic.value(self._psi)
+                target = (1.0 - self.bootstrap * tail) * target + self.bootstrap * tail * future
             self.last_prediction_error = self.policy.learn(
                 psi, z, done_action, target, self._forgetting()
             )

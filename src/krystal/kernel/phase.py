@@ -3,10 +3,14 @@
 The temperature ``T`` in [0, 1] is the learner's own judgement of how much it should
 explore, driven by three signals it computes from itself:
 
-- surprise: the recent mean of ``|TD error|`` over its long-run mean. A world that
-  shifts makes the learner's predictions wrong at once, before rewards trend anywhere.
-- trend: the recent mean reward against the long-run mean, in standard deviations. A
-  falling reward heats; a rising one does not need more exploration.
+- surprise: the mean ``|TD error|`` of the last ``window`` steps over its mean of the
+  last ``memory`` steps. A world that shifts makes the learner's predictions wrong at
+  once, before rewards trend anywhere; heat starts when the ratio passes
+  ``surprise_threshold`` (1.5 by default: a burst of traffic or a cloud is not a shift).
+- trend: the recent mean of ``reward - expected reward`` against its long-run mean, in
+  standard deviations. Rewards falling more than ``trend_threshold`` deviations below
+  what the learner predicts heat; a drop it predicted (a quiet hour, nightfall) does
+  not, nor does a rise.
 - stagnation: how long the long-run reward has gone without a new best, as a fraction
   of ``patience``. Being stuck warms a little, never past LIQUID on its own.
 
@@ -61,6 +65,10 @@ class PhaseEngine:
         patience: float = 400.0,
         enabled: bool = True,
         history_limit: int = 256,
+        window: float = 30.0,
+        memory: float = 300.0,
+        surprise_threshold: float = 1.5,
+        trend_threshold: float = 1.0,
     ) -> None:
         if not 0.0 <= initial_temperature <= 1.0:
             raise ValueError(
@@ -75,6 +83,12 @@ class PhaseEngine:
         self.patience = float(patience)
         self.enabled = bool(enabled)
         self.history_limit = int(history_limit)
+        if not 1.0 <= window < memory:
+            raise ValueError("window: expected 1 <= window < memory, got " + repr(window))
+        self.surprise_threshold = float(surprise_threshold)
+        self.trend_threshold = float(trend_threshold)
+        self._fast_rate = 1.0 / window
+        self._slow_rate = 1.0 / memory
         self.temperature = self.initial_temperature
         self.phase = phase_of(self.temperature)
         self.history: list[list] = [[0, self.phase]]  # type: ignore[type-arg]
@@ -88,28 +102,39 @@ class PhaseEngine:
         self._r_fast = 0.0
         self._r_slow = 0.0
         self._r_var = 0.0
+        self._level = 0.0
         self._best = -1e300
         self._since_best = 0
 
-    def update(self, td_error: float, reward: float) -> float:
-        """Fold in one step's TD error and reward; return the new temperature."""
+    def update(self, td_error: float, reward: float, expected: float | None = None) -> float:
+        """Fold in one step's TD error and reward; return the new temperature.
+
+        ``expected`` is the reward the learner predicted for this step, if it has a
+        prediction: the trend is then measured on ``reward - expected``, so a drop the
+        learner saw coming (night falls, traffic ebbs) does not count as a change.
+        """
         self.steps += 1
         n = self.steps
+        # Surprise is averaged over ``window`` steps against ``memory`` steps: a short
+        # burst (a traffic spike, a cloud) must not read as a changed world. The reward
+        # trend, already corrected for what the learner expects, reacts faster.
+        magnitude = abs(td_error)
+        self._td_fast += max(1.0 / n, self._fast_rate) * (magnitude - self._td_fast)
+        self._td_slow += max(1.0 / n, self._slow_rate) * (magnitude - self._td_slow)
         fast = max(1.0 / n, 0.1)
         slow = max(1.0 / n, 0.01)
-        magnitude = abs(td_error)
-        self._td_fast += fast * (magnitude - self._td_fast)
-        self._td_slow += slow * (magnitude - self._td_slow)
-        delta = reward - self._r_slow
-        self._r_fast += fast * (reward - self._r_fast)
+        residual = reward if expected is None else reward - expected
+        delta = residual - self._r_slow
+        self._r_fast += fast * (residual - self._r_fast)
         self._r_slow += slow * delta
         self._r_var = (1.0 - slow) * (self._r_var + slow * delta * delta)
+        self._level += slow * (reward - self._level)
 
         std = math.sqrt(self._r_var) + 1e-12
         self.surprise = self._td_fast / (self._td_slow + 1e-12 * (1.0 + magnitude))
         self.trend = (self._r_fast - self._r_slow) / std
-        if n > 20 and self._r_slow > self._best + 0.05 * std:
-            self._best = self._r_slow
+        if n > 20 and self._level > self._best + 0.05 * std:
+            self._best = self._level
             self._since_best = 0
         else:
             self._since_best += 1
@@ -118,8 +143,8 @@ class PhaseEngine:
         floor = self.initial_temperature * math.exp(-n / self.anneal_steps)
         heat = 0.0
         if self.enabled and n > 30:
-            heat += 0.35 * _clip(self.surprise - 1.4, 0.0, 2.0)
-            heat += 0.2 * _clip(-self.trend - 0.7, 0.0, 2.0)
+            heat += 0.35 * _clip(self.surprise - self.surprise_threshold, 0.0, 2.0)
+            heat += 0.2 * _clip(-self.trend - self.trend_threshold, 0.0, 2.0)
             heat += 0.1 * self.stagnation
         self.heat = heat
         target = _clip(floor + heat, 0.0, 1.0)
@@ -158,7 +183,14 @@ class PhaseEngine:
             "phase": self.phase,
             "history": [list(h) for h in self.history],
             "steps": self.steps,
-            "ema": [self._td_fast, self._td_slow, self._r_fast, self._r_slow, self._r_var],
+            "ema": [
+                self._td_fast,
+                self._td_slow,
+                self._r_fast,
+                self._r_slow,
+                self._r_var,
+                self._level,
+            ],
             "best": self._best,
             "since_best": self._since_best,
             "signals": [self.surprise, self.trend, self.stagnation, self.heat],
@@ -173,7 +205,7 @@ class PhaseEngine:
         self.history = [[int(h[0]), str(h[1])] for h in state["history"]]
         self.steps = int(state["steps"])
         ema = [float(v) for v in state["ema"]]
-        self._td_fast, self._td_slow, self._r_fast, self._r_slow, self._r_var = ema
+        self._td_fast, self._td_slow, self._r_fast, self._r_slow, self._r_var, self._level = ema
         self._best = float(state["best"])
         self._since_best = int(state["since_best"])
         signals = [float(v) for v in state["signals"]]

@@ -49,6 +49,7 @@ class ResponseSurfacePolicy:
         persistence: float = 0.0,
         locality: float = 0.0,
         model: BayesLinear | None = None,
+        context_dim: int | None = None,
     ) -> None:
         if action_dim < 1:
             raise ValueError("action_dim: expected an integer >= 1, got " + repr(action_dim))
@@ -58,7 +59,10 @@ class ResponseSurfacePolicy:
         self.sigma_min = float(sigma_min)
         self.sigma_max = float(sigma_max)
         self.sweeps = int(sweeps)
-        size = action_size(state_dim, action_dim)
+        # The context is what the action's linear effect depends on: the standardised
+        # state by default, or any longer description of it the caller passes.
+        self.context_dim = state_dim if context_dim is None else int(context_dim)
+        size = action_size(state_dim, action_dim, self.context_dim)
         if model is None:
             model = BayesLinear(size, prior_var, forgetting)
         elif model.size != size:
@@ -89,7 +93,7 @@ class ResponseSurfacePolicy:
     def gradient(self, z: list[float]) -> list[float]:
         """Linear coefficients of the reward in each action, for state ``z``."""
         w = self.model.weights
-        n = self.state_dim
+        n = self.context_dim
         out = []
         for i in range(self.action_dim):
             base = self._inter + i * n
@@ -100,7 +104,7 @@ class ResponseSurfacePolicy:
         return out
 
     def _gradient_std(self, z: list[float]) -> list[float]:
-        n = self.state_dim
+        n = self.context_dim
         out = []
         for i in range(self.action_dim):
             index = [self._lin + i]
