@@ -73,10 +73,15 @@ def _render(results: dict[str, Any]) -> None:
     table.add_column("median", justify="right")
     table.add_column("p90", justify="right")
     table.add_column("notes")
-    for key in ("cycle_8x4", "cycle_32x8"):
-        cycle = results[key]
+    for key in ("cycle_8x4", "cycle_32x8", "cycle_8x4_numpy", "cycle_32x8_numpy"):
+        cycle = results.get(key, {})
+        if "median_us" not in cycle:
+            if "skipped" in cycle:
+                table.add_row(f"{key}", "-", "-", cycle["skipped"])
+            continue
         table.add_row(
-            f"observe+decide+reward, {cycle['state_dim']} x {cycle['action_dim']}",
+            f"observe+decide+reward, {cycle['state_dim']} x {cycle['action_dim']}"
+            + (", numpy backend" if cycle.get("backend") == "numpy" else ""),
             f"{number(cycle['median_us'])} µs",
             f"{number(cycle['p90_us'])} µs",
             f"{cycle['cycles']:,} cycles",

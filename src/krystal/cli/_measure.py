@@ -64,14 +64,21 @@ def _inputs(state_dim: int, count: int, seed: int) -> tuple[list[dict[str, float
     return observations, rewards
 
 
-def _agent(state_dim: int, action_dim: int, seed: int) -> Krystal:
+def _agent(state_dim: int, action_dim: int, seed: int, backend: str = "python") -> Krystal:
     from krystal.agent import Krystal, KrystalConfig
 
-    return Krystal(KrystalConfig(state_dim=state_dim, action_dim=action_dim, seed=seed))
+    return Krystal(
+        KrystalConfig(state_dim=state_dim, action_dim=action_dim, seed=seed, backend=backend)
+    )
 
 
 def measure_cycle(
-    state_dim: int = 8, action_dim: int = 4, cycles: int = 2000, *, seed: int = 0
+    state_dim: int = 8,
+    action_dim: int = 4,
+    cycles: int = 2000,
+    *,
+    seed: int = 0,
+    backend: str = "python",
 ) -> dict[str, Any]:
     """Microseconds of one ``observe`` + ``decide`` + ``reward`` cycle (config path).
 
@@ -82,7 +89,7 @@ def measure_cycle(
         raise ValueError(f"cycles = {cycles!r}: expected an int >= 1")
     warmup = min(200, max(1, cycles // 10))
     observations, rewards = _inputs(state_dim, warmup + cycles, seed)
-    agent = _agent(state_dim, action_dim, seed)
+    agent = _agent(state_dim, action_dim, seed, backend)
     for i in range(warmup):
         agent.observe(observations[i])
         agent.decide()
@@ -99,6 +106,7 @@ def measure_cycle(
     return {
         "state_dim": state_dim,
         "action_dim": action_dim,
+        "backend": backend,
         "cycles": cycles,
         "median_us": statistics.median(samples),
         "p90_us": percentile(samples, 90),
@@ -237,6 +245,8 @@ def measure_import(repeats: int = 7, *, python: str | None = None) -> dict[str, 
 STAGES: tuple[tuple[str, str], ...] = (
     ("cycle_8x4", "cycle, 8 metrics x 4 actions"),
     ("cycle_32x8", "cycle, 32 metrics x 8 actions"),
+    ("cycle_8x4_numpy", "cycle, 8 x 4, numpy backend"),
+    ("cycle_32x8_numpy", "cycle, 32 x 8, numpy backend"),
     ("optimize", "optimize() overhead"),
     ("memory", "memory of one agent"),
     ("import", "import krystal"),
@@ -256,6 +266,15 @@ def environment() -> dict[str, Any]:
     }
 
 
+def _if_numpy(measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``measure`` when numpy is installed; otherwise say why it was skipped."""
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        return {"skipped": "numpy is not installed (pip install 'krystal-sdk[fast]')"}
+    return measure()
+
+
 def run_all(
     cycles: int = 1000,
     *,
@@ -271,6 +290,10 @@ def run_all(
     plan: dict[str, Callable[[], dict[str, Any]]] = {
         "cycle_8x4": lambda: measure_cycle(8, 4, cycles),
         "cycle_32x8": lambda: measure_cycle(32, 8, cycles),
+        "cycle_8x4_numpy": lambda: _if_numpy(lambda: measure_cycle(8, 4, cycles, backend="numpy")),
+        "cycle_32x8_numpy": lambda: _if_numpy(
+            lambda: measure_cycle(32, 8, cycles, backend="numpy")
+        ),
         "optimize": measure_optimize,
         "memory": lambda: measure_memory(memory_cycles),
         "import": lambda: measure_import(import_repeats),

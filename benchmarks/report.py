@@ -1,0 +1,89 @@
+"""Turn the committed benchmark results into the markdown tables the README shows.
+
+python benchmarks/report.py      # writes benchmarks/results/summary.md and prints it
+"""
+
+import json
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def learning_table(document: dict) -> str:
+    lines = [
+        "| domain | shift | Krystal | best fixed | ratio | preset default | random | "
+        "recovery steps (per seed) |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in document["results"]:
+        recovery = ", ".join("-" if v is None else str(v) for v in r.get("recovery_steps", []))
+        lines.append(
+            f"| {r['domain']} | {'yes' if r['shift'] else 'no'} | {r['krystal']:.3f} | "
+            f"{r['best_fixed']:.3f} | {r['ratio_to_best_fixed']:.3f} | {r['default']:.3f} | "
+            f"{r['random']:.3f} | {recovery or 'n/a'} |"
+        )
+    return "\n".join(lines)
+
+
+def speed_table(document: dict) -> str:
+    rows = [
+        ("observe + decide + reward, 8 metrics x 4 actions", document["cycle_8x4"], "us"),
+        ("observe + decide + reward, 32 metrics x 8 actions", document["cycle_32x8"], "us"),
+    ]
+    lines = ["| measurement | median | p90 |", "|---|---:|---:|"]
+    for name, data, unit in rows:
+        lines.append(f"| {name} | {data['median_us']:.0f} {unit} | {data['p90_us']:.0f} {unit} |")
+    for key, size in (("cycle_8x4_numpy", "8 x 4"), ("cycle_32x8_numpy", "32 x 8")):
+        data = document.get(key, {})
+        if "median_us" in data:
+            lines.append(
+                f'| same, {size}, `backend="numpy"` | '
+                f"{data['median_us']:.0f} us | {data['p90_us']:.0f} us |"
+            )
+    optimize = document["optimize"]
+    lines.append(
+        "| optimize() overhead per evaluation | "
+        f"{optimize['overhead_per_evaluation_us']:.1f} us | "
+        f"{optimize['p90_overhead_per_evaluation_us']:.1f} us |"
+    )
+    memory = document["memory"]
+    lines.append(
+        f"| one agent after {memory['cycles']:,} cycles (retained) | "
+        f"{memory['retained_bytes'] / 1024:.0f} KiB | |"
+    )
+    imp = document["import"]
+    lines.append(f"| `import krystal` (its own import time) | {imp['import_ms']:.1f} ms | |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parts = []
+    learning = RESULTS / "learning.json"
+    if learning.exists():
+        document = json.loads(learning.read_text())
+        parts += [
+            "## Learning (`python benchmarks/learning.py`)",
+            "",
+            f"Mean reward over the last 500 of {document['results'][0]['steps']} steps, "
+            "median over seeds; recovery: steps after the shift until the rolling mean "
+            "(100 steps) first reaches 90 % of the new best fixed setting.",
+            "",
+            learning_table(document),
+            "",
+        ]
+    speed = RESULTS / "speed.json"
+    if speed.exists():
+        parts += [
+            "## Speed (`python benchmarks/speed.py`)",
+            "",
+            speed_table(json.loads(speed.read_text())),
+            "",
+        ]
+    text = "\n".join(parts)
+    (RESULTS / "summary.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
