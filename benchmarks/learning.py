@@ -2,12 +2,13 @@
 
 For each domain and seed, 3,000 steps of: Krystal through its domain preset, uniform
 random actions, the preset's default setting, and the best fixed setting (exhaustive
-grid search over constant actions on the same seeds, scored on the same window). With
-``--shift`` each world changes at step 1,500 and the script also reports how many steps
-after the shift Krystal's rolling mean reward (window 100) first reaches 90 % of the
-new best fixed setting's.
+grid search over constant actions on the same seeds, scored on the same window). In
+the shift runs each world changes at step 1,500 and the script also reports Krystal's
+recovery time: the number of steps after the shift until its mean reward over the next
+100 steps first reaches 90 % of the new best fixed setting's (on that seed, scored on
+the last 500 steps).
 
-    python benchmarks/learning.py                      # all domains, 5 seeds, with shift
+    python benchmarks/learning.py                      # all domains, 5 seeds, +shift runs
     python benchmarks/learning.py --domains game --seeds 1 --steps 600 --no-shift
 
 Writes benchmarks/results/learning.json and learning.png (learning curves).
@@ -82,9 +83,13 @@ def rolling(values: list[float], width: int) -> list[float]:
 
 
 def recovery_steps(rewards: list[float], shift_at: int, target: float) -> int | None:
-    curve = rolling(rewards[shift_at:], WINDOW)
-    for t, value in enumerate(curve):
-        if t >= WINDOW // 2 and value >= target:
+    """Steps after the shift until the next WINDOW steps average at least ``target``."""
+    after = rewards[shift_at:]
+    total = sum(after[:WINDOW])
+    for t in range(len(after) - WINDOW + 1):
+        if t:
+            total += after[t + WINDOW - 1] - after[t - 1]
+        if total / WINDOW >= target:
             return t
     return None
 
