@@ -8,7 +8,7 @@ timed. Timings on shared machines are noisy: the functions report medians and p9
 
 >>> cycle = measure_cycle(state_dim=8, action_dim=4, cycles=50)
 >>> sorted(cycle)
-['action_dim', 'cycles', 'mean_us', 'median_us', 'min_us', 'p90_us', 'state_dim']
+['action_dim', 'backend', 'cycles', 'mean_us', 'median_us', 'min_us', 'p90_us', 'state_dim']
 >>> 0 < cycle["min_us"] <= cycle["median_us"] <= cycle["p90_us"]
 True
 """
