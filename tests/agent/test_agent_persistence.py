@@ -262,3 +262,24 @@ def test_failed_first_write_creates_no_file(
     with pytest.raises(OSError):
         trained(steps=1).save(tmp_path / "agent.json")
     assert os.listdir(tmp_path) == []
+
+
+def test_unseeded_agents_draw_their_own_seed_and_keep_it_through_save(tmp_path) -> None:
+    from krystal import Krystal, KrystalConfig
+
+    first, second = Krystal(KrystalConfig(action_dim=2)), Krystal(KrystalConfig(action_dim=2))
+    assert first.seed != second.seed
+    obs = {"load": 1.0}
+    first.observe(obs).decide()
+    first.reward(0.5)
+    path = tmp_path / "unseeded.json"
+    first.save(path)
+    twin = Krystal.from_file(path)
+    assert twin.seed == first.seed
+    for step in range(10):
+        assert (
+            twin.observe({"load": float(step)}).decide()
+            == first.observe({"load": float(step)}).decide()
+        )
+        twin.reward(0.1)
+        first.reward(0.1)

@@ -317,3 +317,17 @@ def test_import_krystal_does_not_import_pydantic() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert out.stdout.strip() == "False"
+
+
+def test_backend_and_horizon_reach_the_agent_and_are_validated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KRYSTAL_BACKEND", "numpy")
+    (tmp_path / "krystal.yaml").write_text("horizon: 6\n")
+    config = load_settings().to_agent_config()
+    assert (config.backend, config.horizon) == ("numpy", 6)
+    (tmp_path / "krystal.yaml").write_text("backend: cuda\n")
+    monkeypatch.delenv("KRYSTAL_BACKEND")
+    with pytest.raises(ConfigError, match="backend"):
+        load_settings()

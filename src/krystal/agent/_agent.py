@@ -71,7 +71,9 @@ class Krystal:
 
     def _build(self) -> None:
         c = self._config
-        seed = 0 if c.seed is None else c.seed
+        # No seed: a fresh one from the OS, kept so that a saved agent resumes exactly.
+        seed = int.from_bytes(os.urandom(6), "big") if c.seed is None else c.seed
+        self._seed = seed
         self._learner = Learner(
             c.state_dim,
             c.action_dim,
@@ -181,7 +183,7 @@ class Krystal:
         c = self._config
         # A stream of its own: optimising never disturbs the learner's decisions, and a
         # refused objective leaves nothing changed.
-        rng = Rng(((0 if c.seed is None else c.seed) * 1_000_003 + self._optimize_calls) + 1)
+        rng = Rng(self._seed * 1_000_003 + self._optimize_calls + 1)
         swarm = ParticleSwarm(c.action_dim, rng, particles=c.swarm_particles)
         for _ in range(iterations * c.swarm_particles):
             position = swarm.ask()
@@ -242,6 +244,7 @@ class Krystal:
                     "last_action": self._last_action,
                     "missing_total": self._missing_total,
                     "optimize_calls": self._optimize_calls,
+                    "seed": self._seed,
                 },
             },
         )
@@ -267,7 +270,8 @@ class Krystal:
             fresh._pending = bool(agent["pending"])
             fresh._last_action = agent["last_action"]
             fresh._missing_total = int(agent["missing_total"])
-            fresh._optimize_calls = int(agent["optimize_calls"])
+            fresh._optimize_calls = int(agent.get("optimize_calls", 0))
+            fresh._seed = int(agent.get("seed", fresh._seed))
         except StateFileError:
             raise
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
@@ -296,6 +300,11 @@ class Krystal:
     def last_action(self) -> Action | None:
         """The most recent decision, or ``None`` before the first."""
         return self._last_action
+
+    @property
+    def seed(self) -> int:
+        """The seed in use: the configured one, or the one drawn when none was given."""
+        return self._seed
 
     @property
     def config(self) -> KrystalConfig:

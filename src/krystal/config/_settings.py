@@ -61,6 +61,8 @@ _AGENT_FIELDS = (
     "enable_swarm",
     "auto_reward",
     "seed",
+    "horizon",
+    "backend",
 )
 
 
@@ -130,6 +132,10 @@ class KrystalSettings(BaseSettings):
     enable_swarm: bool = Field(default=True, description="Use particle swarm in optimize().")
     auto_reward: bool = Field(default=False, description="Derive rewards from observed metrics.")
     seed: int | None = Field(default=None, description="Seed for reproducible runs; None: random.")
+    horizon: int = Field(default=1, ge=1, le=64, description="Steps over which an action acts.")
+    backend: Literal["python", "numpy"] = Field(
+        default="python", description="Reward-model backend (numpy needs the fast extra)."
+    )
     domain: str = Field(default="game", description="Preset domain used by `krystal demo`.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="WARNING", description="Logging level of the krystal logger."
