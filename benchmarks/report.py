@@ -65,8 +65,9 @@ def main() -> int:
             "## Learning (`python benchmarks/learning.py`)",
             "",
             f"Mean reward over the last 500 of {document['results'][0]['steps']} steps, "
-            "median over seeds; recovery: steps after the shift until the rolling mean "
-            "(100 steps) first reaches 90 % of the new best fixed setting.",
+            "median over seeds; ratio: Krystal / best fixed. Recovery: steps after the "
+            "shift until Krystal's mean reward over the next 100 steps first reaches 90 % "
+            "of the new best fixed setting's (per seed; - : not within the run).",
             "",
             learning_table(document),
             "",
