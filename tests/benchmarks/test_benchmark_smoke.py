@@ -14,11 +14,24 @@ from krystal.sims import best_fixed, fixed_chooser, make, random_chooser, rollou
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _krystal(domain: str, steps: int, seed: int) -> list[float]:
-    agent = get_preset(domain).create(seed=seed)
-    return rollout(
-        make(domain), lambda obs: agent.observe(obs).decide(), agent.reward, steps=steps, seed=seed
+STEPS, TAIL = 1500, 300
+
+
+def _tail_means(domain: str) -> tuple[float, float, float]:
+    """Mean reward over the last TAIL of STEPS steps: Krystal, random, preset default."""
+
+    def tail(rewards: list[float]) -> float:
+        return statistics.mean(rewards[-TAIL:])
+
+    agent = get_preset(domain).create(seed=0)
+    krystal = rollout(
+        make(domain), lambda obs: agent.observe(obs).decide(), agent.reward, steps=STEPS, seed=0
     )
+    env = make(domain)
+    random = rollout(env, random_chooser(env, 1), steps=STEPS, seed=0)
+    default_action = get_preset(domain).default_action
+    default = rollout(make(domain), fixed_chooser(default_action), steps=STEPS, seed=0)
+    return tail(krystal), tail(random), tail(default)
 
 
 @pytest.mark.slow
@@ -27,34 +40,20 @@ def test_krystal_approaches_the_best_fixed_setting_quickly(domain: str) -> None:
     # Half the benchmark's steps, one seed, a looser margin (the full benchmark asks for
     # the best fixed setting itself after 3,000 steps); a learner that does not learn
     # stays near random or the default and fails.
-    steps, tail = 1500, 300
-    krystal = statistics.mean(_krystal(domain, steps, seed=0)[-tail:])
-    _, best = best_fixed(domain, steps=steps, seeds=[0], window=(steps - tail, steps))
-    env = make(domain)
-    random_mean = statistics.mean(rollout(env, random_chooser(env, 1), steps=steps, seed=0)[-tail:])
-    default = statistics.mean(
-        rollout(
-            make(domain), fixed_chooser(get_preset(domain).default_action), steps=steps, seed=0
-        )[-tail:]
-    )
+    krystal, random_mean, default = _tail_means(domain)
+    _, best = best_fixed(domain, steps=STEPS, seeds=[0], window=(STEPS - TAIL, STEPS))
     assert krystal >= 0.75 * best, (krystal, best)
     assert krystal > random_mean + 0.15 and krystal > default, (krystal, random_mean, default)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("domain", ["server", "ml"])
-def test_krystal_beats_random_and_the_default_quickly(domain: str) -> None:
-    steps, tail = 1500, 300
-    krystal = statistics.mean(_krystal(domain, steps, seed=0)[-tail:])
-    env = make(domain)
-    random_mean = statistics.mean(rollout(env, random_chooser(env, 1), steps=steps, seed=0)[-tail:])
-    default = statistics.mean(
-        rollout(
-            make(domain), fixed_chooser(get_preset(domain).default_action), steps=steps, seed=0
-        )[-tail:]
-    )
-    assert krystal > random_mean + 0.2, (krystal, random_mean)
-    assert krystal > default, (krystal, default)
+def test_krystal_learns_to_train_quickly() -> None:
+    # The ml grid search is too slow for the suite; its preset default (learning rate
+    # 0.01 with momentum 0.9) is already a good schedule, so the bar here is: far above
+    # random, and at least that default.
+    krystal, random_mean, default = _tail_means("ml")
+    assert krystal > random_mean + 0.3, (krystal, random_mean)
+    assert krystal >= default, (krystal, default)
 
 
 def test_learning_script_writes_results(tmp_path: Path) -> None:
