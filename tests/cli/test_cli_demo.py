@@ -111,10 +111,17 @@ def test_demo_with_an_invalid_config_exits_1(cli: Any, tmp_path: Path) -> None:
     assert f"{path}: steps: unknown key" in result.stderr
 
 
-def test_shift_before_the_end_of_a_short_run_is_reported(cli: Any) -> None:
-    data = demo_json(cli, "--steps", "40", "--domain", "server", "--shift")
-    assert data["shift"] is True
-    assert any("shifts at step" in line for line in data["log"])
+def test_shift_happens_half_way_through_the_run(cli: Any) -> None:
+    shifted = demo_json(cli, "--steps", "60", "--domain", "server", "--shift")
+    calm = demo_json(cli, "--steps", "60", "--domain", "server")
+    assert (shifted["shift"], shifted["shift_at"]) == (True, 30)
+
+    # The same fixed setting earns differently once the traffic has changed.
+    def default_reward(data: dict[str, Any]) -> float:
+        (default,) = [p for p in data["policies"] if p["name"] == "default"]
+        return float(default["mean_reward_last_20pct"])
+
+    assert default_reward(shifted) != default_reward(calm)
 
 
 def test_phase_segments_and_ratios() -> None:

@@ -6,7 +6,6 @@ options, progress bars, tables, the JSON document and the optional plot.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,7 +34,6 @@ from krystal.cli._console import (
     stdout,
 )
 from krystal.cli._demo_run import DemoRun, run_demo
-from krystal.sims.base import DEFAULT_SHIFT_AT
 
 _STAGE_LABELS = {
     "krystal": "Krystal learning",
@@ -90,7 +88,7 @@ def demo(
         bool,
         typer.Option(
             "--shift",
-            help=f"Change the simulator's world at step {DEFAULT_SHIFT_AT}; Krystal has to adapt.",
+            help="Change the simulator's world half-way through the run; Krystal has to adapt.",
         ),
     ] = False,
     as_json: Annotated[
@@ -126,15 +124,6 @@ def demo(
             fail(str(exc))
 
     with krystal_logging(settings.log_level, capture=as_json) as log_records:
-        shift_at = DEFAULT_SHIFT_AT
-        if shift and steps <= shift_at:
-            logging.getLogger("krystal.cli").warning(
-                "the world shifts at step %d but the run has %d steps; use --steps %d or more "
-                "to see the shift",
-                shift_at,
-                steps,
-                2 * shift_at,
-            )
         if as_json:
             run = run_demo(
                 name, steps=steps, seed=run_seed, shift=shift, overrides=settings.agent_overrides()

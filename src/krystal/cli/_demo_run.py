@@ -146,10 +146,12 @@ def run_demo(
 
     preset = get_preset(domain)
     report = on_progress or (lambda stage, done, total: None)
+    # A shifting world changes half-way through the run, whatever its length.
+    world: dict[str, Any] = {"shift": shift, **({"shift_at": steps // 2} if shift else {})}
     started = time.perf_counter()
 
     def timed_rollout(name: str, choose: Any, feedback: Any = None) -> PolicyRun:
-        env = sims.make(domain, seed=seed, shift=shift)
+        env = sims.make(domain, seed=seed, **world)
 
         def on_step(t: int, reward: float, info: dict[str, Any]) -> None:
             if (t + 1) % 25 == 0 or t + 1 == steps:
@@ -166,7 +168,7 @@ def run_demo(
         return agent.observe(obs).decide()
 
     runs = {"krystal": timed_rollout("krystal", choose_krystal, agent.reward)}
-    probe = sims.make(domain, seed=seed, shift=shift)
+    probe = sims.make(domain, seed=seed, **world)
     runs["random"] = timed_rollout("random", sims.random_chooser(probe, seed))
     runs["default"] = timed_rollout("default", sims.fixed_chooser(preset.default_action))
     runs["default"].action = dict(preset.default_action)
@@ -176,9 +178,9 @@ def run_demo(
         domain,
         steps=steps,
         seeds=[seed],
-        shift=shift,
         levels=BEST_FIXED_LEVELS,
         on_progress=lambda done, total: report("search", done, total),
+        **world,
     )
     search_s = time.perf_counter() - begin
     runs["best_fixed"] = timed_rollout("best_fixed", sims.fixed_chooser(best_action))

@@ -53,13 +53,14 @@ def _grid_scores(
     levels: int | None,
     on_progress: Progress | None,
     by_context: bool,
+    shift_at: int | None = None,
 ) -> tuple[list[dict[str, Any]], list[float], list[dict[str, list[float]]]]:
     """Score each grid action: window mean reward, and per context (sum, count)."""
     from krystal.sims._registry import make
 
     low, high = _window(steps, window)
     seeds = _check_seeds(seeds)
-    env = make(domain, shift=shift)
+    env = make(domain, shift=shift, **({} if shift_at is None else {"shift_at": shift_at}))
     actions = env.grid(levels)
     scores: list[float] = []
     per_context: list[dict[str, list[float]]] = []
@@ -100,13 +101,15 @@ def best_fixed(
     window: tuple[int, int] | None = None,
     levels: int | None = None,
     on_progress: Progress | None = None,
+    shift_at: int | None = None,
 ) -> tuple[dict[str, Any], float]:
     """Exhaustive search over constant actions; return the best one and its score.
 
     Every action of ``make(domain).grid(levels)`` runs ``steps`` steps on each seed; its
     score is the mean reward over steps ``window[0] <= t < window[1]`` and all seeds
     (default window: the last ``min(500, steps // 6)`` steps; pass the post-shift window
-    for ``shift=True`` runs). ``on_progress(done, total)`` is called after each action.
+    for ``shift=True`` runs; ``shift_at`` moves the shift). ``on_progress(done, total)`` is
+    called after each action.
 
     >>> from krystal.sims import make
     >>> action, score = best_fixed("server", steps=120, seeds=[0], levels=3)
@@ -122,6 +125,7 @@ def best_fixed(
         levels=levels,
         on_progress=on_progress,
         by_context=False,
+        shift_at=shift_at,
     )
     best = max(range(len(actions)), key=scores.__getitem__)
     return actions[best], scores[best]
