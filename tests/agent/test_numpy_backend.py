@@ -1,5 +1,6 @@
 """The numpy model agrees with the pure-Python reference, and the agent can use either."""
 
+import dataclasses
 import json
 import random
 
@@ -68,3 +69,14 @@ def test_saved_state_moves_between_backends(tmp_path) -> None:
 def test_unknown_backend_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="backend"):
         KrystalConfig(backend="cuda")
+
+
+def test_numpy_backend_sizes_its_model_for_rbf_interactions() -> None:
+    config = KrystalConfig(seed=2, state_dim=3, action_dim=2, interactions="rbf")
+    agents = [Krystal(config), Krystal(dataclasses.replace(config, backend="numpy"))]
+    for step in range(30):
+        obs = {"a": float(step % 5), "b": 1.0, "c": -float(step)}
+        python_action, numpy_action = (k.observe(obs).decide() for k in agents)
+        assert numpy_action == pytest.approx(python_action, rel=1e-9, abs=1e-12)
+        for k in agents:
+            k.reward(0.1 * (step % 3))

@@ -210,3 +210,31 @@ def test_state_round_trip_between_a_swarm_decision_and_its_reward() -> None:
         twin.observe([float(t % 3)])
         learner.observe([float(t % 3)])
         assert twin.decide() == learner.decide()
+
+
+def _non_monotone_context(interactions: str, seed: int) -> float:
+    # The best action is 0.8 when |context| > 1 and 0.2 otherwise: no straight line in
+    # the context separates them, so only the RBF interactions can represent it.
+    learner = Learner(state_dim=1, action_dim=1, seed=seed, interactions=interactions)
+    contexts = Rng(100 + seed)
+    rewards = []
+    for _ in range(600):
+        context = contexts.uniform(-2.0, 2.0)
+        learner.observe([context])
+        a = learner.decide()[0]
+        rewards.append(quad(a, 0.8 if abs(context) > 1.0 else 0.2))
+        learner.reward(rewards[-1])
+    return sum(rewards[-200:]) / 200
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_rbf_interactions_learn_a_non_monotone_context(seed: int) -> None:
+    linear = _non_monotone_context("linear", seed)
+    rbf = _non_monotone_context("rbf", seed)
+    assert rbf > 0.85
+    assert rbf > linear + 0.15
+
+
+def test_unknown_interactions_are_refused() -> None:
+    with pytest.raises(ValueError, match="interactions"):
+        Learner(state_dim=1, action_dim=1, interactions="cubic")

@@ -64,7 +64,6 @@ class Learner:
         locality: float = 0.15,
         model: BayesLinear | None = None,
         interactions: str = "linear",
-        bootstrap: float = 0.0,
     ) -> None:
         if state_dim < 1:
             raise ValueError("state_dim: expected an integer >= 1, got " + repr(state_dim))
@@ -73,9 +72,6 @@ class Learner:
         if interactions not in ("linear", "rbf"):
             raise ValueError("interactions: expected 'linear' or 'rbf', got " + repr(interactions))
         self.interactions = interactions
-        if not 0.0 <= bootstrap <= 1.0:
-            raise ValueError("bootstrap: expected a number in [0, 1], got " + repr(bootstrap))
-        self.bootstrap = float(bootstrap)
         self.state_dim = state_dim
         self.action_dim = action_dim
         self.forgetting = float(forgetting)
@@ -204,13 +200,6 @@ class Learner:
         while self._open and self._open[0][4] >= self.horizon:
             psi, z, done_action, total, _ = self._open.pop(0)
             target = total / self._return_norm
-            if self.bootstrap > 0.0:
-                # Blend in the critic's view of where the action left the system: the
-                # value of the state now, in reward units ((1 - gamma) V), weighted by
-                # gamma^horizon, so consequences beyond the horizon count too.
-                tail = gamma**self.horizon
-                future = (1.0 - gamma) * self.critic.value(self._psi)
-                target = (1.0 - self.bootstrap * tail) * target + self.bootstrap * tail * future
             self.last_prediction_error = self.policy.learn(
                 psi, z, done_action, target, self._forgetting()
             )
