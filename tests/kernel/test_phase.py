@@ -174,3 +174,17 @@ def test_set_state_rejects_unknown_phase() -> None:
     with pytest.raises(ValueError, match="phase"):
         engine.set_state(state)
     assert engine.phase == "GAS"
+
+
+def test_a_drop_the_learner_predicted_does_not_heat() -> None:
+    # Nightfall: the reward falls, but the learner's prediction falls with it.
+    predicted, surprised = PhaseEngine(anneal_steps=50.0), PhaseEngine(anneal_steps=50.0)
+    for engine in (predicted, surprised):
+        for _ in range(300):
+            engine.update(td_error=0.1, reward=1.0, expected=1.0)
+    before = predicted.temperature
+    for _ in range(10):
+        predicted.update(td_error=0.1, reward=-2.0, expected=-2.0)
+        surprised.update(td_error=0.1, reward=-2.0, expected=1.0)
+    assert predicted.temperature < before + 0.01
+    assert surprised.temperature > before + 0.15
