@@ -1,0 +1,1 @@
+"""One adapter module per wire format; ``base.py`` holds the contract they share."""

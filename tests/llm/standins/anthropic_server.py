@@ -1,0 +1,458 @@
+"""A stand-in for Anthropic's Messages API on 127.0.0.1, scriptable per test.
+
+It speaks the wire format of ``POST /v1/messages``: the ``x-api-key`` (or ``authorization:
+Bearer``) and ``anthropic-version`` headers, ``max_tokens`` required, JSON ``message`` bodies,
+the SSE event sequence (``message_start`` … ``message_stop`` with ``ping``), and
+the real error bodies (``{"type": "error", "error": {"type": ..., "message": ...}}``,
+429 with ``retry-after``, 529 ``overloaded_error``).
+
+A test queues behaviours (:class:`Reply`, :class:`ToolUse`, :class:`Fail`,
+:class:`Hang`, :class:`Drop`, :class:`Truncate`, :class:`Malformed`) with
+:meth:`AnthropicStandIn.script`; a request with nothing queued gets a plain
+:class:`Reply`. Every request received is kept in ``requests`` and every JSON
+document sent in ``sent``, so ``anthropic_checks`` can hold both to the official
+SDK models and the published OpenAPI spec.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+API_KEY = "test-anthropic-key"
+
+
+@dataclass
+class Reply:
+    """A normal answer: text split into ``chunks`` stream deltas."""
+
+    text: str = "Hello from the Anthropic stand-in."
+    stop_reason: str = "end_turn"
+    chunks: int = 3
+
+
+@dataclass
+class ToolUse:
+    """The model calls one tool (``stop_reason: tool_use``), optionally after some text."""
+
+    name: str
+    input: dict[str, Any]
+    text: str = ""
+
+
+@dataclass
+class Fail:
+    """An error body with HTTP ``status``; with ``after_events`` it is an SSE ``error`` event."""
+
+    status: int
+    type: str
+    message: str
+    retry_after: float | None = None
+    after_events: int | None = None
+
+
+@dataclass
+class Hang:
+    """Say nothing for ``seconds`` (before the headers, or after ``after_events`` events)."""
+
+    seconds: float = 30.0
+    after_events: int | None = None
+
+
+@dataclass
+class Drop:
+    """Reset the connection mid-body (after ``after_events`` SSE events when streaming)."""
+
+    after_events: int = 2
+
+
+@dataclass
+class Truncate:
+    """End the stream cleanly after ``after_events`` events, without ``message_stop``."""
+
+    after_events: int = 3
+
+
+@dataclass
+class Malformed:
+    """A 200 whose JSON body (or one SSE ``data:`` line) does not parse."""
+
+
+Behaviour = Reply | ToolUse | Fail | Hang | Drop | Truncate | Malformed
+
+_FAIL_DEFAULTS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+
+def fail(status: int, message: str = "", retry_after: float | None = None) -> Fail:
+    """The error Anthropic sends with ``status``, with its usual type and message."""
+    kind = _FAIL_DEFAULTS.get(status, "api_error")
+    text = message or {
+        "authentication_error": "invalid x-api-key",
+        "rate_limit_error": "Number of request tokens has exceeded your per-minute rate limit",
+        "overloaded_error": "Overloaded",
+        "api_error": "Internal server error",
+    }.get(kind, "Invalid request")
+    return Fail(status, kind, text, retry_after=retry_after)
+
+
+@dataclass
+class Recorded:
+    """One request as the stand-in received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Sent:
+    """One JSON document the stand-in sent: a ``message``, an SSE ``event`` or an ``error``."""
+
+    kind: str
+    document: dict[str, Any]
+
+
+@dataclass
+class _State:
+    script: deque[Behaviour] = field(default_factory=deque)
+    requests: list[Recorded] = field(default_factory=list)
+    sent: list[Sent] = field(default_factory=list)
+    closing: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _tokens(value: Any) -> int:
+    return max(1, len(json.dumps(value).split()))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _record(self, kind: str, document: dict[str, Any]) -> None:
+        with self.server.state.lock:
+            self.server.state.sent.append(Sent(kind, document))
+
+    def _send_json(self, status: int, document: dict[str, Any], **headers: str) -> None:
+        body = json.dumps(document).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.send_header("request-id", "req_" + uuid.uuid4().hex[:24])
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _error(self, status: int, kind: str, message: str, **headers: str) -> None:
+        document = {"type": "error", "error": {"type": kind, "message": message}}
+        self._record("error", document)
+        self._send_json(status, document, **headers)
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def _event(self, document: dict[str, Any]) -> None:
+        self._record("event", document)
+        self._chunk(f"event: {document['type']}\ndata: {json.dumps(document)}\n\n".encode())
+
+    def _reset(self) -> None:
+        """Close with a TCP RST, as a dropped upstream connection looks to the client."""
+        self.wfile.flush()
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
+
+    # -- the API ----------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        self._read_body()
+        self._error(404, "not_found_error", f"Not found: {self.path}")
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("content-length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def do_POST(self) -> None:
+        raw = self._read_body()
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode(errors="replace")
+        state = self.server.state
+        with state.lock:
+            state.requests.append(
+                Recorded("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            )
+        if self.path.split("?")[0] != "/v1/messages":
+            self._error(404, "not_found_error", f"Not found: {self.path}")
+            return
+        # The SDK from 2.x sends ``authorization: Bearer``; the documented header is x-api-key.
+        bearer = self.headers.get("authorization", "")
+        key = self.headers.get("x-api-key") or bearer.removeprefix("Bearer ")
+        if not key:
+            self._error(401, "authentication_error", "x-api-key header is required")
+            return
+        if key != self.server.api_key:
+            self._error(401, "authentication_error", "invalid x-api-key")
+            return
+        if not self.headers.get("anthropic-version"):
+            self._error(400, "invalid_request_error", "anthropic-version: header is required")
+            return
+        if not isinstance(body, dict):
+            self._error(400, "invalid_request_error", "There was an error parsing the body")
+            return
+        for required in ("model", "messages", "max_tokens"):
+            if required not in body:
+                self._error(400, "invalid_request_error", f"{required}: Field required")
+                return
+        with state.lock:
+            behaviour = state.script.popleft() if state.script else Reply()
+        self._answer(body, behaviour)
+
+    def _answer(self, body: dict[str, Any], behaviour: Behaviour) -> None:
+        streaming = bool(body.get("stream"))
+        if isinstance(behaviour, Hang) and behaviour.after_events is None:
+            self.server.state.closing.wait(behaviour.seconds)
+            self._reset()
+            return
+        if isinstance(behaviour, Fail) and (behaviour.after_events is None or not streaming):
+            headers = {}
+            if behaviour.retry_after is not None:
+                headers["retry_after"] = f"{behaviour.retry_after:g}"
+            self._error(behaviour.status, behaviour.type, behaviour.message, **headers)
+            return
+        message = _message(body, behaviour)
+        if not streaming:
+            self._answer_json(message, behaviour)
+        else:
+            self._answer_stream(message, behaviour)
+
+    def _answer_json(self, message: dict[str, Any], behaviour: Behaviour) -> None:
+        if isinstance(behaviour, Malformed):
+            body = b'{"id": "msg_01", "type": "message", "content": [{"type": "te'
+        else:
+            self._record("message", message)
+            body = json.dumps(message).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        if isinstance(behaviour, Drop | Hang):
+            self.wfile.write(body[: len(body) // 2])
+            if isinstance(behaviour, Hang):
+                self.wfile.flush()
+                self.server.state.closing.wait(behaviour.seconds)
+            self._reset()
+            return
+        self.wfile.write(body)
+
+    def _answer_stream(self, message: dict[str, Any], behaviour: Behaviour) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream; charset=utf-8")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        limit = getattr(behaviour, "after_events", None)
+        for count, event in enumerate(_events(message)):
+            if limit is not None and count == limit:
+                if isinstance(behaviour, Fail):
+                    self._error_event(behaviour)
+                    self._chunk(b"")
+                elif isinstance(behaviour, Hang):
+                    self.server.state.closing.wait(behaviour.seconds)
+                    self._reset()
+                elif isinstance(behaviour, Drop):
+                    self._reset()
+                else:
+                    self._chunk(b"")
+                return
+            if isinstance(behaviour, Malformed) and event["type"] == "content_block_delta":
+                self._chunk(b'event: content_block_delta\ndata: {"type": "content_block_de\n\n')
+                continue
+            if event["type"] == "ping":
+                self._chunk(b'event: ping\ndata: {"type": "ping"}\n\n')
+                self._record("ping", event)
+                continue
+            self._event(event)
+        self._chunk(b"")
+
+    def _error_event(self, behaviour: Fail) -> None:
+        document = {
+            "type": "error",
+            "error": {"type": behaviour.type, "message": behaviour.message},
+        }
+        self._record("error", document)
+        self._chunk(f"event: error\ndata: {json.dumps(document)}\n\n".encode())
+
+
+def _message(request: dict[str, Any], behaviour: Behaviour) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    stop_reason = "end_turn"
+    if isinstance(behaviour, ToolUse):
+        if behaviour.text:
+            content.append({"type": "text", "text": behaviour.text})
+        content.append(
+            {
+                "type": "tool_use",
+                "id": "toolu_" + uuid.uuid4().hex[:24],
+                "name": behaviour.name,
+                "input": behaviour.input,
+            }
+        )
+        stop_reason = "tool_use"
+    else:
+        reply = behaviour if isinstance(behaviour, Reply) else Reply()
+        content.append({"type": "text", "text": reply.text})
+        stop_reason = reply.stop_reason
+    return {
+        "id": "msg_" + uuid.uuid4().hex[:24],
+        "type": "message",
+        "role": "assistant",
+        "model": request["model"],
+        "content": content,
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": _tokens(request.get("messages")) + _tokens(request.get("system", "")),
+            "output_tokens": _tokens(content),
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "service_tier": "standard",
+        },
+    }
+
+
+def _split(text: str, parts: int) -> list[str]:
+    size = max(1, -(-len(text) // max(1, parts)))
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def _events(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The SSE events Anthropic sends for ``message``, in order."""
+    usage = message["usage"]
+    start = dict(message, content=[], stop_reason=None, stop_sequence=None)
+    start["usage"] = dict(usage, output_tokens=1)
+    events: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
+    for index, block in enumerate(message["content"]):
+        if block["type"] == "text":
+            events.append(
+                {
+                    "type": "content_block_start",
+                    "index": index,
+                    "content_block": {"type": "text", "text": ""},
+                }
+            )
+            if index == 0:
+                events.append({"type": "ping"})
+            for piece in _split(block["text"], 3):
+                delta = {"type": "text_delta", "text": piece}
+                events.append({"type": "content_block_delta", "index": index, "delta": delta})
+        else:
+            events.append(
+                {
+                    "type": "content_block_start",
+                    "index": index,
+                    "content_block": dict(block, input={}),
+                }
+            )
+            for piece in _split(json.dumps(block["input"]), 3):
+                delta = {"type": "input_json_delta", "partial_json": piece}
+                events.append({"type": "content_block_delta", "index": index, "delta": delta})
+        events.append({"type": "content_block_stop", "index": index})
+    events.append(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+            "usage": {"output_tokens": usage["output_tokens"]},
+        }
+    )
+    events.append({"type": "message_stop"})
+    return events
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, api_key: str) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.api_key = api_key
+        self.state = _State()
+
+
+class AnthropicStandIn:
+    """The stand-in server: ``with AnthropicStandIn() as server: server.base_url ...``."""
+
+    def __init__(self, api_key: str = API_KEY) -> None:
+        self.api_key = api_key
+        self._server = _Server(api_key)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def requests(self) -> list[Recorded]:
+        return self._server.state.requests
+
+    @property
+    def sent(self) -> list[Sent]:
+        return self._server.state.sent
+
+    def script(self, *behaviours: Behaviour) -> AnthropicStandIn:
+        """Queue behaviours for the next requests, one each, in order."""
+        with self._server.state.lock:
+            self._server.state.script.extend(behaviours)
+        return self
+
+    def reset(self) -> None:
+        """Forget the script and the records (between tests sharing one server)."""
+        state = self._server.state
+        with state.lock:
+            state.script.clear()
+            state.requests.clear()
+            state.sent.clear()
+
+    def start(self) -> AnthropicStandIn:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._server.state.closing.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> AnthropicStandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

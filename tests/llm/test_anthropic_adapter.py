@@ -1,0 +1,283 @@
+"""Krystal's Anthropic adapter and the shared transport against the Anthropic stand-in.
+
+Every request Krystal sends is validated against the published OpenAPI spec and every
+answer the stand-in gives with the official SDK models (fixture teardown), so neither
+side can drift from the real wire format unnoticed.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from standins.anthropic_checks import validate_all_sent, validate_request
+from standins.anthropic_server import (
+    API_KEY,
+    AnthropicStandIn,
+    Drop,
+    Fail,
+    Hang,
+    Malformed,
+    Reply,
+    ToolUse,
+    Truncate,
+    fail,
+)
+
+from krystal.llm import _errors as errors
+from krystal.llm._transport import Transport
+from krystal.llm._types import Message, Tool, to_messages
+from krystal.llm.providers.anthropic import STRUCTURED_TOOL, Anthropic
+from krystal.llm.providers.base import Options
+
+MODEL = "claude-opus-4-6"
+WEATHER = Tool(
+    "get_weather",
+    "Current weather for a city.",
+    {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+)
+PIXEL = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
+
+
+@pytest.fixture(scope="module")
+def module_server() -> Iterator[AnthropicStandIn]:
+    with AnthropicStandIn() as server:
+        yield server
+
+
+@pytest.fixture
+def server(module_server: AnthropicStandIn) -> Iterator[AnthropicStandIn]:
+    module_server.reset()
+    yield module_server
+    validate_all_sent(module_server.sent)
+    for request in module_server.requests:
+        validate_request(request.body)
+
+
+@pytest.fixture
+def provider() -> Anthropic:
+    return Anthropic(api_key=API_KEY)
+
+
+def _transport(server: AnthropicStandIn, provider: Anthropic, **kw: Any) -> Transport:
+    kw = {"retry_delay": 0.01, "deadline": 5.0, **kw}
+    return Transport(provider, server.base_url, **kw)
+
+
+def _complete(server, provider, messages, transport: Transport | None = None, **options: Any):
+    request = provider.build_request(to_messages(messages), Options(model=MODEL, **options))
+    validate_request(request.json)
+    transport = transport or _transport(server, provider)
+    try:
+        return provider.parse_response(*transport.send(request))
+    finally:
+        transport.close()
+
+
+def _stream(server, provider, messages, transport: Transport | None = None, **options: Any):
+    request = provider.build_request(
+        to_messages(messages), Options(model=MODEL, stream=True, **options)
+    )
+    validate_request(request.json)
+    transport = transport or _transport(server, provider)
+    try:
+        yield from provider.parse_stream(transport.stream(request))
+    finally:
+        transport.close()
+
+
+def test_complete_sends_system_top_level_and_reads_usage(server, provider) -> None:
+    server.script(Reply("Bonjour."))
+    messages = [Message("system", "Answer in French."), Message("user", "Hello")]
+    answer = _complete(server, provider, messages, temperature=0.3, max_tokens=64)
+    assert (answer.content, answer.finish_reason, answer.provider) == (
+        "Bonjour.",
+        "stop",
+        "anthropic",
+    )
+    assert answer.tokens_input > 0 and answer.tokens_output > 0 and answer.model == MODEL
+    sent = server.requests[-1]
+    assert sent.headers["x-api-key"] == API_KEY and sent.headers["anthropic-version"]
+    assert sent.body["system"] == "Answer in French." and sent.body["max_tokens"] == 64
+    assert [m["role"] for m in sent.body["messages"]] == ["user"]
+
+
+def test_images_go_as_base64_or_url_sources(server, provider) -> None:
+    content = [
+        {"type": "text", "text": "What is in these?"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL}"}},
+        {"type": "image", "url": "https://example.org/cat.jpg"},
+    ]
+    _complete(server, provider, [{"role": "user", "content": content}])
+    blocks = server.requests[-1].body["messages"][0]["content"]
+    assert blocks[1]["source"] == {"type": "base64", "media_type": "image/png", "data": PIXEL}
+    assert blocks[2]["source"] == {"type": "url", "url": "https://example.org/cat.jpg"}
+
+
+def test_tool_round_trip(server, provider) -> None:
+    server.script(ToolUse("get_weather", {"city": "Paris"}, text="Checking."), Reply("Sunny."))
+    history = [Message("user", "Weather in Paris?")]
+    first = _complete(server, provider, history, tools=[WEATHER], tool_choice="auto")
+    assert first.finish_reason == "tool_calls"
+    (call,) = first.tool_calls
+    assert (call.name, call.arguments) == ("get_weather", {"city": "Paris"})
+    history += [first.to_message(), Message("tool", "22 C and sunny", tool_call_id=call.id)]
+    second = _complete(server, provider, history, tools=[WEATHER])
+    assert second.content == "Sunny."
+    turns = server.requests[-1].body["messages"]
+    assert [t["role"] for t in turns] == ["user", "assistant", "user"]
+    assert turns[1]["content"] == [
+        {"type": "text", "text": "Checking."},
+        {"type": "tool_use", "id": call.id, "name": "get_weather", "input": {"city": "Paris"}},
+    ]
+    assert turns[2]["content"] == [
+        {"type": "tool_result", "tool_use_id": call.id, "content": "22 C and sunny"}
+    ]
+    assert server.requests[0].body["tool_choice"] == {"type": "auto"}
+
+
+def test_structured_output_is_a_forced_tool(server, provider) -> None:
+    schema = {"type": "object", "properties": {"answer": {"type": "integer"}}}
+    server.script(ToolUse(STRUCTURED_TOOL, {"answer": 42}))
+    answer = _complete(server, provider, "6 x 7?", json_schema=schema)
+    assert (answer.content, answer.finish_reason, answer.tool_calls) == (
+        '{"answer": 42}',
+        "stop",
+        [],
+    )
+    sent = server.requests[-1].body
+    assert sent["tool_choice"] == {"type": "tool", "name": STRUCTURED_TOOL}
+    assert sent["tools"][-1]["input_schema"] == schema
+
+
+def test_stream_text_then_usage_and_finish(server, provider) -> None:
+    server.script(Reply("one two three four"))
+    events = list(_stream(server, provider, "Count"))
+    assert "".join(e.text for e in events) == "one two three four"
+    assert [e.done for e in events].count(True) == 1
+    last = events[-1]
+    assert last.done and last.finish_reason == "stop"
+    assert last.usage.input_tokens > 0 and last.usage.output_tokens > 0
+
+
+def test_stream_assembles_tool_calls_from_input_json_deltas(server, provider) -> None:
+    arguments = {"city": "Reykjavík", "days": [1, 2], "units": "metric"}
+    server.script(ToolUse("get_weather", arguments))
+    last = list(_stream(server, provider, "?", tools=[WEATHER]))[-1]
+    assert [c.arguments for c in last.tool_calls] == [arguments]
+    assert last.finish_reason == "tool_calls"
+
+
+def test_stream_of_structured_output_yields_the_json(server, provider) -> None:
+    server.script(ToolUse(STRUCTURED_TOOL, {"answer": 42}))
+    events = list(_stream(server, provider, "?", json_schema={"type": "object"}))
+    assert "".join(e.text for e in events) == '{"answer": 42}'
+    assert events[-1].finish_reason == "stop" and events[-1].tool_calls == []
+
+
+def test_error_event_mid_stream_keeps_the_provider_message(server, provider) -> None:
+    server.script(Fail(529, "overloaded_error", "Overloaded", after_events=3))
+    with pytest.raises(errors.ServerError) as caught:
+        list(_stream(server, provider, "x"))
+    assert caught.value.provider_message == "Overloaded" and caught.value.status_code == 529
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "error"),
+    [(Truncate(4), errors.ProviderError), (Malformed(), errors.ProviderError)],
+)
+def test_broken_streams_raise_a_clear_error(server, provider, behaviour, error) -> None:
+    server.script(behaviour)
+    with pytest.raises(error, match="anthropic"):
+        list(_stream(server, provider, "x"))
+
+
+def test_connection_reset_mid_stream_raises_connection_error(server, provider) -> None:
+    server.script(Drop(after_events=4))
+    with pytest.raises(errors.ConnectionError, match="broke"):
+        list(_stream(server, provider, "x"))
+
+
+def test_malformed_json_body_is_a_provider_error(server, provider) -> None:
+    server.script(Malformed())
+    with pytest.raises(errors.ProviderError, match="unparseable"):
+        _complete(server, provider, "x")
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "error"),
+    [
+        (fail(401), errors.AuthError),
+        (fail(429, retry_after=7), errors.RateLimitError),
+        (fail(500), errors.ServerError),
+        (fail(529), errors.ServerError),
+        (
+            fail(400, "prompt is too long: 210000 tokens > 200000 maximum"),
+            errors.ContextLengthError,
+        ),
+        (fail(400, "messages.0.content: Field required"), errors.BadRequestError),
+    ],
+)
+def test_error_bodies_map_to_the_error_tree(server, provider, behaviour, error) -> None:
+    server.script(behaviour)
+    transport = _transport(server, provider, retry_count=0)
+    with pytest.raises(error) as caught:
+        _complete(server, provider, "x", transport=transport)
+    raised = caught.value
+    assert type(raised) is error and raised.status_code == behaviour.status
+    assert raised.provider_message == behaviour.message and behaviour.message in str(raised)
+    assert API_KEY not in str(raised) + repr(raised)
+    if behaviour.retry_after is not None:
+        assert raised.retry_after == 7
+
+
+def test_auth_errors_are_not_retried(server, provider) -> None:
+    server.script(fail(401), Reply())
+    with pytest.raises(errors.AuthError):
+        _complete(server, provider, "x")
+    assert len(server.requests) == 1
+
+
+def test_429_then_success_honours_retry_after(server, provider) -> None:
+    server.script(fail(429, retry_after=0.3), Reply("at last"))
+    started = time.monotonic()
+    answer = _complete(server, provider, "x")
+    assert answer.content == "at last" and len(server.requests) == 2
+    assert time.monotonic() - started >= 0.3
+
+
+@pytest.mark.parametrize("status", [500, 529])
+def test_5xx_and_overloaded_are_retried(server, provider, status) -> None:
+    server.script(fail(status), fail(status), Reply("recovered"))
+    assert _complete(server, provider, "x").content == "recovered"
+    assert len(server.requests) == 3
+
+
+def test_hung_server_respects_the_deadline(server, provider) -> None:
+    server.script(*[Hang(10)] * 6)
+    transport = _transport(server, provider, read_timeout=0.3, deadline=0.8, retry_count=5)
+    started = time.monotonic()
+    with pytest.raises(errors.TimeoutError):
+        _complete(server, provider, "x", transport=transport)
+    assert 0.5 <= time.monotonic() - started < 1.5
+    assert len(server.requests) >= 2  # timeouts are retried, within the deadline
+
+
+def test_stall_mid_stream_hits_the_read_timeout(server, provider) -> None:
+    server.script(Hang(10, after_events=3))
+    transport = _transport(server, provider, read_timeout=0.3)
+    with pytest.raises(errors.TimeoutError):
+        list(_stream(server, provider, "x", transport=transport))
+
+
+def test_consecutive_roles_merge() -> None:
+    request = Anthropic("sk-ant-secret").build_request(
+        to_messages(["a", "b", {"role": "assistant", "content": "c"}]), Options(model=MODEL)
+    )
+    turns = request.json["messages"]
+    assert [t["role"] for t in turns] == ["user", "assistant"]
+    assert [b["text"] for b in turns[0]["content"]] == ["a", "b"]
+    assert "secret" not in repr(Anthropic("sk-ant-secret"))

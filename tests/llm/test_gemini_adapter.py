@@ -1,0 +1,313 @@
+"""Krystal's Gemini adapter and the shared transport against the Gemini stand-in.
+
+Every request Krystal sends is validated against the published discovery document and
+every answer the stand-in gives with the official SDK models and the discovery schemas
+(fixture teardown).
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from standins.gemini_checks import validate_all_sent, validate_request
+from standins.gemini_server import (
+    API_KEY,
+    Drop,
+    Fail,
+    FunctionCall,
+    GeminiStandIn,
+    Hang,
+    Malformed,
+    Reply,
+    Truncate,
+)
+
+from krystal._errors import InputError
+from krystal.llm import _errors as errors
+from krystal.llm._transport import Transport
+from krystal.llm._types import Message, Tool, to_messages
+from krystal.llm.providers.base import Options
+from krystal.llm.providers.gemini import Gemini
+
+MODEL = "gemini-2.5-flash"
+WEATHER = Tool(
+    "get_weather",
+    "Current weather for a city.",
+    {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "days": {"type": ["integer", "null"]}},
+        "required": ["city"],
+        "additionalProperties": False,
+    },
+)
+PIXEL = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
+
+
+@pytest.fixture(scope="module")
+def module_server() -> Iterator[GeminiStandIn]:
+    with GeminiStandIn() as server:
+        yield server
+
+
+@pytest.fixture
+def server(module_server: GeminiStandIn) -> Iterator[GeminiStandIn]:
+    module_server.reset()
+    yield module_server
+    validate_all_sent(module_server.sent)
+    for request in module_server.requests:
+        validate_request(request.body)
+
+
+@pytest.fixture
+def provider() -> Gemini:
+    return Gemini(api_key=API_KEY)
+
+
+def _transport(server: GeminiStandIn, provider: Gemini, **kw: Any) -> Transport:
+    kw = {"retry_delay": 0.01, "deadline": 5.0, **kw}
+    return Transport(provider, server.base_url, **kw)
+
+
+def _complete(server, provider, messages, transport: Transport | None = None, **options: Any):
+    request = provider.build_request(to_messages(messages), Options(model=MODEL, **options))
+    validate_request(request.json)
+    transport = transport or _transport(server, provider)
+    try:
+        return provider.parse_response(*transport.send(request))
+    finally:
+        transport.close()
+
+
+def _stream(server, provider, messages, transport: Transport | None = None, **options: Any):
+    request = provider.build_request(
+        to_messages(messages), Options(model=MODEL, stream=True, **options)
+    )
+    validate_request(request.json)
+    transport = transport or _transport(server, provider)
+    try:
+        yield from provider.parse_stream(transport.stream(request))
+    finally:
+        transport.close()
+
+
+def test_complete_sends_system_instruction_and_generation_config(server, provider) -> None:
+    server.script(Reply("Bonjour."))
+    messages = [
+        Message("system", "Answer in French."),
+        Message("user", "Hello"),
+        Message("assistant", "Salut."),
+        Message("user", "Again"),
+    ]
+    answer = _complete(server, provider, messages, temperature=0.3, stop=["END"], max_tokens=64)
+    assert (answer.content, answer.finish_reason, answer.provider) == ("Bonjour.", "stop", "gemini")
+    assert answer.tokens_input > 0 and answer.tokens_output > 0 and answer.model == MODEL
+    sent = server.requests[-1]
+    assert sent.path == f"/v1beta/models/{MODEL}:generateContent"
+    assert sent.headers["x-goog-api-key"] == API_KEY and "key" not in sent.query
+    assert sent.body["systemInstruction"] == {"parts": [{"text": "Answer in French."}]}
+    assert [c["role"] for c in sent.body["contents"]] == ["user", "model", "user"]
+    assert sent.body["generationConfig"] == {
+        "maxOutputTokens": 64,
+        "temperature": 0.3,
+        "stopSequences": ["END"],
+    }
+
+
+def test_images_go_as_inline_data_or_file_data(server, provider) -> None:
+    content = [
+        {"type": "text", "text": "What is in these?"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL}"}},
+        {"type": "image", "url": "https://example.org/cat.jpg"},
+    ]
+    _complete(server, provider, [{"role": "user", "content": content}])
+    parts = server.requests[-1].body["contents"][0]["parts"]
+    assert parts[1] == {"inlineData": {"mimeType": "image/png", "data": PIXEL}}
+    assert parts[2] == {"fileData": {"fileUri": "https://example.org/cat.jpg"}}
+
+
+def test_function_call_round_trip(server, provider) -> None:
+    server.script(FunctionCall("get_weather", {"city": "Paris"}), Reply("Sunny."))
+    history = [Message("user", "Weather in Paris?")]
+    first = _complete(server, provider, history, tools=[WEATHER], tool_choice="auto")
+    assert first.finish_reason == "tool_calls"
+    (call,) = first.tool_calls
+    assert (call.name, call.arguments) == ("get_weather", {"city": "Paris"})
+    sent = server.requests[-1].body
+    parameters = sent["tools"][0]["functionDeclarations"][0]["parameters"]
+    assert parameters["properties"]["days"] == {"type": "INTEGER", "nullable": True}
+    assert sent["toolConfig"] == {"functionCallingConfig": {"mode": "AUTO"}}
+    history += [first.to_message(), Message("tool", '{"temp_c": 22}', tool_call_id=call.id)]
+    second = _complete(server, provider, history, tools=[WEATHER])
+    assert second.content == "Sunny."
+    contents = server.requests[-1].body["contents"]
+    assert contents[1] == {
+        "role": "model",
+        "parts": [{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}],
+    }
+    assert contents[2] == {
+        "role": "user",
+        "parts": [{"functionResponse": {"name": "get_weather", "response": {"temp_c": 22}}}],
+    }
+
+
+def test_structured_output_uses_response_schema(server, provider) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "answer": {"type": "integer", "description": "the product"},
+            "unit": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            "email": {"type": "string", "format": "email"},
+        },
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
+    server.script(Reply('{"answer": 42, "unit": null}'))
+    answer = _complete(server, provider, "6 x 7?", json_schema=schema)
+    assert answer.content == '{"answer": 42, "unit": null}'
+    generation = server.requests[-1].body["generationConfig"]
+    assert generation["responseMimeType"] == "application/json"
+    assert generation["responseSchema"] == {
+        "type": "OBJECT",
+        "properties": {
+            "answer": {"type": "INTEGER", "description": "the product"},
+            "unit": {"type": "STRING", "nullable": True},
+            "email": {"type": "STRING"},
+        },
+        "required": ["answer"],
+    }
+
+
+def test_stream_text_then_usage_and_finish(server, provider) -> None:
+    server.script(Reply("one two three four", chunks=4))
+    events = list(_stream(server, provider, "Count"))
+    assert "".join(e.text for e in events) == "one two three four"
+    assert server.requests[-1].query == {"alt": "sse"}
+    assert [e.done for e in events].count(True) == 1
+    last = events[-1]
+    assert last.done and last.finish_reason == "stop" and last.model == MODEL
+    assert last.usage.input_tokens > 0 and last.usage.output_tokens > 0
+
+
+def test_stream_function_call(server, provider) -> None:
+    server.script(FunctionCall("get_weather", {"city": "Oslo"}, text="Checking."))
+    events = list(_stream(server, provider, "?", tools=[WEATHER]))
+    assert "".join(e.text for e in events) == "Checking."
+    assert [c.arguments for c in events[-1].tool_calls] == [{"city": "Oslo"}]
+    assert events[-1].finish_reason == "tool_calls"
+
+
+@pytest.mark.parametrize("behaviour", [Truncate(1), Malformed()])
+def test_broken_streams_raise_a_clear_error(server, provider, behaviour) -> None:
+    server.script(behaviour)
+    with pytest.raises(errors.ProviderError, match="gemini"):
+        list(_stream(server, provider, "x"))
+
+
+def test_connection_reset_mid_stream_raises_connection_error(server, provider) -> None:
+    server.script(Drop(after_chunks=1))
+    with pytest.raises(errors.ConnectionError, match="broke"):
+        list(_stream(server, provider, "x"))
+
+
+def test_malformed_json_body_is_a_provider_error(server, provider) -> None:
+    server.script(Malformed())
+    with pytest.raises(errors.ProviderError, match="unparseable"):
+        _complete(server, provider, "x")
+
+
+@pytest.mark.parametrize(
+    ("failure", "error"),
+    [
+        (Fail(403), errors.AuthError),
+        (Fail(400, "API key not valid.", reason="API_KEY_INVALID"), errors.AuthError),
+        (Fail(429, retry_delay="7s"), errors.RateLimitError),
+        (Fail(500), errors.ServerError),
+        (Fail(503), errors.ServerError),
+        (
+            Fail(400, "The input token count (1200000) exceeds the maximum number of tokens"),
+            errors.ContextLengthError,
+        ),
+        (Fail(400, "Invalid value at 'contents[0].role'"), errors.BadRequestError),
+    ],
+)
+def test_error_bodies_map_to_the_error_tree(server, provider, failure, error) -> None:
+    server.script(failure)
+    transport = _transport(server, provider, retry_count=0)
+    with pytest.raises(error) as caught:
+        _complete(server, provider, "x", transport=transport)
+    raised = caught.value
+    assert type(raised) is error and raised.status_code == failure.status
+    assert raised.provider_message and raised.provider_message in str(raised)
+    assert API_KEY not in str(raised) + repr(raised)
+    if failure.retry_delay:
+        assert raised.retry_after == 7.0
+
+
+def test_wrong_key_is_an_auth_error_and_not_retried(server) -> None:
+    provider = Gemini(api_key="wrong-key-123")
+    with pytest.raises(errors.AuthError, match="API key not valid") as caught:
+        _complete(server, provider, "x")
+    assert len(server.requests) == 1 and "wrong-key-123" not in str(caught.value)
+
+
+def test_429_then_success_honours_retry_delay(server, provider) -> None:
+    server.script(Fail(429, retry_delay="0.3s"), Reply("at last"))
+    started = time.monotonic()
+    assert _complete(server, provider, "x").content == "at last"
+    assert len(server.requests) == 2 and time.monotonic() - started >= 0.3
+
+
+def test_5xx_is_retried(server, provider) -> None:
+    server.script(Fail(500), Fail(503), Reply("recovered"))
+    assert _complete(server, provider, "x").content == "recovered"
+    assert len(server.requests) == 3
+
+
+def test_hung_server_respects_the_deadline(server, provider) -> None:
+    server.script(*[Hang(10)] * 6)
+    transport = _transport(server, provider, read_timeout=0.3, deadline=0.8, retry_count=5)
+    started = time.monotonic()
+    with pytest.raises(errors.TimeoutError):
+        _complete(server, provider, "x", transport=transport)
+    assert 0.5 <= time.monotonic() - started < 1.5
+
+
+def test_stall_mid_stream_hits_the_read_timeout(server, provider) -> None:
+    server.script(Hang(10, after_chunks=1))
+    transport = _transport(server, provider, read_timeout=0.3)
+    with pytest.raises(errors.TimeoutError):
+        list(_stream(server, provider, "x", transport=transport))
+
+
+def test_blocked_prompt_is_a_content_filter_error(provider) -> None:
+    body = {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {}}
+    with pytest.raises(errors.ContentFilterError, match="SAFETY"):
+        provider.parse_response(200, body)
+
+
+def test_tool_result_without_a_call_is_refused(provider) -> None:
+    with pytest.raises(InputError, match="tool_call_id='x'"):
+        provider.build_request([Message("tool", "1", tool_call_id="x")], Options(model=MODEL))
+
+
+def test_a_pydantic_schema_survives_the_narrowing(server, provider) -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Inner(pydantic.BaseModel):
+        x: int
+        tags: list[str] = pydantic.Field(default_factory=list)
+
+    class Answer(pydantic.BaseModel):
+        answer: int
+        inner: Inner | None = None
+
+    server.script(Reply('{"answer": 1, "inner": {"x": 2}}'))
+    answer = _complete(server, provider, "?", json_schema=Answer.model_json_schema())
+    assert Answer.model_validate_json(answer.content).inner.x == 2
+    schema = server.requests[-1].body["generationConfig"]["responseSchema"]
+    assert schema["properties"]["inner"]["nullable"] is True
+    assert schema["properties"]["inner"]["properties"]["tags"]["items"] == {"type": "STRING"}
