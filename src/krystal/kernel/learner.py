@@ -37,6 +37,13 @@ _REFIT = 12
 class Learner:
     """Online decision learner over vectors: ``observe(x)``, ``decide()``, ``reward(r)``.
 
+    ``learning_rate``, ``gamma`` and ``lam`` drive the TD(lambda) critic; ``forgetting``
+    and ``prior_var`` the reward model; ``horizon`` is how many rewards an action is
+    credited with (and how long exploratory noise persists); ``locality`` the width of
+    the local weighting around the operating point (0: off); ``interactions`` whether
+    the action's effect depends on the state linearly or through its RBF features;
+    ``model`` replaces the reward model (e.g. a numpy implementation of the same maths).
+
     >>> learner = Learner(state_dim=1, action_dim=1, seed=3)
     >>> for step in range(300):
     ...     learner.observe([float(step % 2)])
@@ -95,9 +102,7 @@ class Learner:
             persistence=1.0 - 1.0 / horizon,
             locality=locality,
             model=model,
-            context_dim=len(state_features([0.0] * state_dim)) - 1
-            if interactions == "rbf"
-            else state_dim,
+            context_dim=state_size(state_dim) - 1 if interactions == "rbf" else state_dim,
         )
         self.swarm = ParticleSwarm(action_dim, self.rng, particles=max(2, swarm_particles))
         self.recent = ReplayBuffer(_RECENT, self.rng)
