@@ -51,6 +51,10 @@ ENV_FILE = ".env"
 CONFIG_FILE_NAMES = ("krystal.yaml", "krystal.yml", "krystal.toml")
 DEFAULT_SOURCE = "default"
 
+# Kept in step with krystal.llm._config.PROVIDERS (a test checks it); not imported from
+# there so that reading settings never touches the LLM package.
+_LLM_PROVIDERS = ("openai", "lmstudio", "vllm", "ollama", "anthropic", "gemini", "mock")
+
 # The settings that map one-to-one onto ``krystal.KrystalConfig``.
 _AGENT_FIELDS = (
     "state_dim",
@@ -141,6 +145,26 @@ class KrystalSettings(BaseSettings):
         default="WARNING", description="Logging level of the krystal logger."
     )
 
+    # The LLM client (``krystal llm``, ``LLMConfig.from_settings``). Defaults mirror
+    # krystal.llm.LLMConfig. API keys are deliberately not settings: they come only from
+    # the providers' own environment variables (OPENAI_API_KEY...), never from a file.
+    llm_provider: str = Field(
+        default="auto",
+        description="LLM provider: auto, or one of " + ", ".join(_LLM_PROVIDERS) + ".",
+    )
+    llm_model: str = Field(
+        default="", description="LLM model; empty: the provider's *_MODEL variable or default."
+    )
+    llm_base_url: str = Field(
+        default="",
+        description="Base URL of a named LLM provider; empty: its *_HOST/*_BASE_URL or default.",
+    )
+    llm_max_tokens: int = Field(default=1024, ge=1, description="Most tokens an answer may use.")
+    llm_temperature: float = Field(default=0.7, ge=0.0, le=2.0, description="Sampling temperature.")
+    llm_timeout: float = Field(
+        default=60.0, gt=0.0, description="Deadline of one LLM call in seconds, retries included."
+    )
+
     @field_validator("domain", mode="before")
     @classmethod
     def _known_domain(cls, value: Any) -> Any:
@@ -152,6 +176,28 @@ class KrystalSettings(BaseSettings):
         if name not in PRESET_NAMES:
             raise ValueError(f"unknown domain; expected one of {', '.join(PRESET_NAMES)}")
         return name
+
+    @field_validator("llm_provider", mode="before")
+    @classmethod
+    def _known_provider(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        name = value.strip().lower()
+        if name not in ("auto", *_LLM_PROVIDERS):
+            raise ValueError(
+                f"unknown LLM provider; expected auto or one of {', '.join(_LLM_PROVIDERS)}"
+            )
+        return name
+
+    @field_validator("llm_base_url", mode="before")
+    @classmethod
+    def _http_url(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        url = value.strip()
+        if url and not url.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return url
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -331,6 +377,13 @@ def _issue(error: Any, provenance: dict[str, tuple[str, str]]) -> SettingsIssue:
     source, written = provenance.get(key, (DEFAULT_SOURCE, key))
     if error["type"] == "extra_forbidden":
         bare = key.lower().removeprefix(ENV_PREFIX.lower()) if source == ENV_FILE else key
+        if "api_key" in bare.lower():
+            return SettingsIssue(
+                source,
+                written,
+                "API keys are not settings; set the provider's own environment variable "
+                "(OPENAI_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY) instead",
+            )
         close = difflib.get_close_matches(bare, list(KrystalSettings.model_fields), n=1)
         if close:
             return SettingsIssue(source, written, f"unknown key (did you mean {close[0]!r}?)")

@@ -4,6 +4,7 @@ Checked when built (a bad value raises :class:`krystal.ConfigError` naming the f
 value and what was expected), so the client can trust it. ``api_key`` never shows in the
 repr. :meth:`LLMConfig.from_env` reads the providers' usual environment variables; in
 ``provider="auto"`` mode the client reads them per provider while detecting.
+:meth:`LLMConfig.from_settings` starts from the project's ``llm_*`` settings instead.
 """
 
 from __future__ import annotations
@@ -146,6 +147,40 @@ class LLMConfig:
                 model=settings.model, api_key=settings.api_key, base_url=settings.base_url
             )
         values.update(kw)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_settings(cls, settings: object, **overrides: object) -> LLMConfig:
+        """A config from Krystal's layered settings (:func:`krystal.config.load_settings`).
+
+        The ``llm_*`` settings give provider, model, base URL, max tokens, temperature and
+        timeout (precedence there: defaults < config file < ``.env`` < ``KRYSTAL_LLM_*``);
+        ``overrides`` that are not None beat them (command-line flags); overriding the
+        provider drops the model and base URL the settings gave another one. The API key is
+        never a setting: for a named provider it comes from its own variable
+        (``OPENAI_API_KEY``…); in ``auto`` mode, from the variable of the provider chosen.
+
+        >>> from krystal.config import KrystalSettings
+        >>> settings = KrystalSettings(llm_provider="vllm", llm_model="qwen3", llm_timeout=5)
+        >>> LLMConfig.from_settings(settings, model="llama3", temperature=None)
+        LLMConfig(provider='vllm', model='llama3', ..., timeout=5.0, ...)
+        """
+        values: dict[str, object] = {
+            "provider": getattr(settings, "llm_provider", "auto"),
+            "model": getattr(settings, "llm_model", ""),
+            "base_url": getattr(settings, "llm_base_url", ""),
+            "max_tokens": getattr(settings, "llm_max_tokens", 1024),
+            "temperature": getattr(settings, "llm_temperature", 0.7),
+            "timeout": getattr(settings, "llm_timeout", 60),
+        }
+        given = {key: value for key, value in overrides.items() if value is not None}
+        if str(given.get("provider", values["provider"])).lower() != values["provider"]:
+            # model and base URL in the settings belong to the provider named there
+            values.update(model="", base_url="")
+        values.update(given)
+        name = str(values["provider"]).lower()
+        if name in ENV and not values.get("api_key"):
+            values["api_key"] = env_settings(name).api_key
         return cls(**values)  # type: ignore[arg-type]
 
 

@@ -1,0 +1,313 @@
+"""``krystal llm``: see which model servers and APIs are usable, and talk to one.
+
+``status`` runs the client's auto-detection and shows every candidate; ``chat`` sends one
+prompt. Both read the ``llm_*`` settings (config file < ``.env`` < ``KRYSTAL_LLM_*``) and
+let flags beat them; API keys come only from the providers' own variables.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from krystal._errors import ConfigError, MissingExtraError
+from krystal.cli._config_cmd import ConfigOption
+from krystal.cli._console import (
+    EXIT_FAILURE,
+    fail,
+    load_settings,
+    number,
+    print_json,
+    stderr,
+    stdout,
+)
+
+if TYPE_CHECKING:
+    from krystal.llm import Candidate, LLMConfig
+
+llm_app = typer.Typer(
+    help=(
+        "Find and use language models: local servers (Ollama, LM Studio, vLLM) and APIs "
+        "(OpenAI, Anthropic, Gemini).\n\n"
+        "Settings, lowest priority first: defaults < config file (llm_provider, llm_model, "
+        "llm_base_url, llm_max_tokens, llm_temperature, llm_timeout) < .env < KRYSTAL_LLM_* "
+        "variables < flags. Servers are also found through OLLAMA_HOST, LMSTUDIO_HOST, "
+        "VLLM_HOST; API keys come only from OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY."
+    ),
+    no_args_is_help=True,
+)
+
+_PROVIDER_NAMES = ("auto", "openai", "lmstudio", "vllm", "ollama", "anthropic", "gemini", "mock")
+
+
+def _check_provider(value: str | None) -> str | None:
+    if value is None:
+        return None
+    name = value.strip().lower()
+    if name not in _PROVIDER_NAMES:
+        raise typer.BadParameter(
+            f"unknown provider {value!r}; expected one of {', '.join(_PROVIDER_NAMES)}"
+        )
+    return name
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise typer.BadParameter(f"got {value!r}, expected an http:// or https:// URL")
+    return value
+
+
+def _client_config(config_path: Path | None, **flags: Any) -> LLMConfig:
+    """The client config: settings layered under the flags that were given."""
+    settings = load_settings(config_path)
+    try:
+        from krystal.llm import LLMConfig
+
+        return LLMConfig.from_settings(settings, **flags)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def _detection_environ(config: LLMConfig) -> dict[str, str]:
+    """os.environ plus where the settings put a named provider, for :func:`detect`."""
+    from krystal.llm._config import ENV
+
+    environ = dict(os.environ)
+    names = ENV.get(config.provider)
+    if names is not None:
+        if config.base_url:
+            environ[names.host] = config.base_url
+        if config.model:
+            environ[names.model] = config.model
+    return environ
+
+
+def _reachable(candidate: Candidate, local: bool) -> bool | None:
+    """Whether a probe reached the server; None for APIs, which are not probed."""
+    if not local:
+        return None
+    return candidate.available or bool(candidate.models) or candidate.reason.startswith("up")
+
+
+@llm_app.command()
+def status(
+    config: ConfigOption = None,
+    probe_timeout: Annotated[
+        float,
+        typer.Option(
+            "--probe-timeout", min=0.01, help="Seconds each local server may take to answer."
+        ),
+    ] = 0.5,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the candidates as one JSON object.")
+    ] = False,
+) -> None:
+    """Probe every provider and show which ones are usable and which `auto` would pick.
+
+    Local servers are probed in parallel (their model lists are shown); API providers
+    count as usable when their key variable is set and are not contacted. Exit 0 when at
+    least one provider is usable, 1 when none is.
+    """
+    llm_config = _client_config(config, probe_timeout=probe_timeout)
+    try:
+        from krystal.llm import detect
+        from krystal.llm._config import LOCAL_PROVIDERS
+
+        candidates = detect(llm_config, _detection_environ(llm_config))
+    except (MissingExtraError, ConfigError) as exc:
+        fail(str(exc))
+    chosen = next((c for c in candidates if c.available), None)
+    configured = llm_config.provider
+    rows = [
+        {
+            "name": c.name,
+            "kind": "local" if c.name in LOCAL_PROVIDERS else "api",
+            "base_url": c.base_url,
+            "reachable": _reachable(c, c.name in LOCAL_PROVIDERS),
+            "usable": c.available,
+            "model": c.model,
+            "models": list(c.models),
+            "reason": c.reason,
+        }
+        for c in candidates
+    ]
+    if as_json:
+        print_json(
+            {
+                "configured_provider": configured,
+                "auto_choice": None if chosen is None else chosen.name,
+                "usable": chosen is not None,
+                "candidates": rows,
+            }
+        )
+    else:
+        _render_status(rows, configured, chosen)
+    if chosen is None:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def _render_status(rows: list[dict[str, Any]], configured: str, chosen: Candidate | None) -> None:
+    table = Table(title="LLM providers, in auto-detection order", title_justify="left")
+    for column in ("provider", "kind", "base URL", "reachable", "models", "usable", "why"):
+        table.add_column(column)
+    for row in rows:
+        reachable = {True: "[green]yes[/]", False: "[red]no[/]", None: "[dim]not probed[/]"}
+        models = ", ".join(row["models"][:5]) + (" …" if len(row["models"]) > 5 else "")
+        mark = " [bold](configured)[/]" if row["name"] == configured else ""
+        table.add_row(
+            escape(row["name"]) + mark,
+            row["kind"],
+            escape(row["base_url"] or "-"),
+            reachable[row["reachable"]],
+            escape(models or "-"),
+            f"[green]yes[/] ({escape(row['model'])})" if row["usable"] else "[red]no[/]",
+            escape(row["reason"]),
+        )
+    console = stdout()
+    console.print(table)
+    if chosen is None:
+        console.print(
+            "auto would pick: [red]none[/] — start a local server (ollama serve, LM Studio, "
+            "vllm serve) or set an API key such as OPENAI_API_KEY"
+        )
+    else:
+        console.print(
+            f"auto would pick: [bold]{escape(chosen.name)}[/] "
+            f"(model {escape(chosen.model)} at {escape(chosen.base_url)})"
+        )
+    if configured != "auto":
+        console.print(f"configured provider: [bold]{escape(configured)}[/] (used instead of auto)")
+
+
+@llm_app.command()
+def chat(
+    prompt: Annotated[str, typer.Argument(help="What to ask the model.")],
+    provider: Annotated[
+        str | None,
+        typer.Option(
+            "--provider",
+            "-p",
+            metavar="|".join(_PROVIDER_NAMES),
+            callback=_check_provider,
+            help="Provider to use (default: llm_provider setting, else auto-detection).",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Model name (default: setting, then provider's)."),
+    ] = None,
+    system: Annotated[
+        str | None, typer.Option("--system", "-s", help="System prompt sent before PROMPT.")
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url", callback=_check_url, help="Base URL of the provider's server or API."
+        ),
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", min=1, help="Most tokens the answer may use.")
+    ] = None,
+    temperature: Annotated[
+        float | None,
+        typer.Option("--temperature", "-t", min=0.0, max=2.0, help="Sampling temperature."),
+    ] = None,
+    stream: Annotated[
+        bool, typer.Option("--stream", help="Print the answer as it arrives.")
+    ] = False,
+    config: ConfigOption = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON object: content, provider, model, tokens, latency, finish.",
+        ),
+    ] = False,
+) -> None:
+    """Send PROMPT to a model and print the answer.
+
+    Errors from the provider (unreachable server, bad key, rate limit, unknown model)
+    are printed on stderr and exit 1.
+    """
+    llm_config = _client_config(
+        config,
+        provider=provider,
+        model=model,
+        base_url=base_url,
+        max_tokens=max_tokens,
+        temperature=temperature,
+    )
+    try:
+        from krystal.llm import LLMClient, LLMError, Message
+
+        messages = [Message("system", system)] if system else []
+        messages.append(Message("user", prompt))
+        with LLMClient(llm_config) as client:
+            if stream:
+                result = _stream(client, messages, echo=not as_json)
+            else:
+                response = client.complete(messages)
+                result = {
+                    "content": response.content,
+                    "provider": response.provider,
+                    "provider_type": response.provider_type.value,
+                    "model": response.model,
+                    "tokens_input": response.tokens_input,
+                    "tokens_output": response.tokens_output,
+                    "tokens_total": response.tokens_total,
+                    "latency_ms": response.latency_ms,
+                    "finish_reason": response.finish_reason,
+                    "stream": False,
+                }
+    except (LLMError, MissingExtraError, ConfigError) as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result)
+    elif not stream:
+        typer.echo(result["content"])
+    if not as_json:
+        stderr().print(
+            f"[dim]{escape(result['provider'])} · {escape(result['model'])} · "
+            f"{number(result['tokens_input'])} in / {number(result['tokens_output'])} out · "
+            f"{number(result['latency_ms'], 3)} ms · {escape(str(result['finish_reason']))}[/]"
+        )
+
+
+def _stream(client: Any, messages: list[Any], *, echo: bool) -> dict[str, Any]:
+    """Stream the answer (echoing text as it arrives) and return the same summary."""
+    started = time.perf_counter()
+    first: float | None = None
+    parts: list[str] = []
+    final = None
+    for event in client.stream_events(messages):
+        if event.text:
+            if first is None:
+                first = time.perf_counter()
+            parts.append(event.text)
+            if echo:
+                typer.echo(event.text, nl=False)
+        if event.done:
+            final = event
+    if echo:
+        typer.echo()
+    usage = final.usage if final is not None else None
+    backend = client.backend
+    return {
+        "content": "".join(parts),
+        "provider": backend.provider.name,
+        "provider_type": backend.provider.provider_type.value,
+        "model": (final.model if final is not None and final.model else backend.model),
+        "tokens_input": usage.input_tokens if usage else None,
+        "tokens_output": usage.output_tokens if usage else None,
+        "tokens_total": usage.input_tokens + usage.output_tokens if usage else None,
+        "latency_ms": (time.perf_counter() - started) * 1000,
+        "time_to_first_token_ms": None if first is None else (first - started) * 1000,
+        "finish_reason": final.finish_reason if final is not None else None,
+        "stream": True,
+    }
