@@ -29,6 +29,14 @@ _EXPORTS = {
     "Tool": "_types",
     "ToolCall": "_types",
     "Usage": "_types",
+    "MemoryCache": "_cache",
+    "SQLiteCache": "_cache",
+    "ResponseCache": "_cache",
+    "RateLimiter": "_ratelimit",
+    "Price": "_pricing",
+    "PriceTable": "_pricing",
+    "DEFAULT_PRICES": "_pricing",
+    "Fallback": "_fallback",
     "LLMError": "_errors",
     "AuthError": "_errors",
     "RateLimitError": "_errors",
@@ -43,6 +51,7 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
+    from krystal.llm._cache import MemoryCache, ResponseCache, SQLiteCache
     from krystal.llm._client import Candidate, LLMClient, detect
     from krystal.llm._config import LLMConfig
     from krystal.llm._errors import (
@@ -58,6 +67,9 @@ if TYPE_CHECKING:
         TimeoutError,
         UnavailableError,
     )
+    from krystal.llm._fallback import Fallback
+    from krystal.llm._pricing import DEFAULT_PRICES, Price, PriceTable
+    from krystal.llm._ratelimit import RateLimiter
     from krystal.llm._types import (
         Message,
         ProviderType,
@@ -83,20 +95,28 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "DEFAULT_PRICES",
     "AuthError",
     "BadRequestError",
     "Candidate",
     "ConnectionError",
     "ContentFilterError",
     "ContextLengthError",
+    "Fallback",
     "LLMClient",
     "LLMConfig",
     "LLMError",
+    "MemoryCache",
     "Message",
+    "Price",
+    "PriceTable",
     "ProviderError",
     "ProviderType",
     "RateLimitError",
+    "RateLimiter",
     "Response",
+    "ResponseCache",
+    "SQLiteCache",
     "ServerError",
     "StreamEvent",
     "TimeoutError",

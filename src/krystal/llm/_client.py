@@ -17,15 +17,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import itertools
 import logging
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections import defaultdict
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from krystal.llm._cache import ResponseCache, request_key
 from krystal.llm._config import (
     API_PROVIDERS,
     DEFAULT_MODELS,
@@ -35,7 +38,10 @@ from krystal.llm._config import (
     env_settings,
 )
 from krystal.llm._errors import LLMError, ProviderError, UnavailableError
-from krystal.llm._metrics import Metrics
+from krystal.llm._fallback import Fallback, FallbackLog, should_fall_back
+from krystal.llm._metrics import Metrics, _Stats, _summary
+from krystal.llm._pricing import CostLedger, PriceTable
+from krystal.llm._ratelimit import RateLimiter
 from krystal.llm._structured import Schema, reask
 from krystal.llm._transport import CircuitBreaker, Transport
 from krystal.llm._types import Message, ProviderType, Response, StreamEvent, Tool, to_messages
@@ -138,6 +144,47 @@ class _Backend:
     provider: Provider
     transport: Transport
     model: str
+    config: LLMConfig
+
+
+@dataclass
+class _Call:
+    """What the caller asked for, before it is fitted to one provider of the chain."""
+
+    history: list[Message]
+    stream: bool
+    wanted: Schema | None
+    model: str | None
+    max_tokens: int | None
+    temperature: float | None
+    tools: list[Tool]
+    tool_choice: str | None
+    stop: list[str]
+    extra: dict[str, Any]
+    cache: bool | None
+
+    def options(self, backend: _Backend, primary: bool) -> Options:
+        config = backend.config
+        wanted = self.wanted
+        return Options(
+            # a model named in the call is the first provider's; fallbacks use their own
+            model=(self.model if primary else None) or backend.model,
+            max_tokens=self.max_tokens or config.max_tokens,
+            temperature=config.temperature if self.temperature is None else self.temperature,
+            tools=self.tools,
+            tool_choice=self.tool_choice,
+            json_schema=wanted.json_schema if wanted else None,
+            schema_name=wanted.name if wanted else "answer",
+            stop=self.stop,
+            stream=self.stream,
+            extra=self.extra,
+        )
+
+    def cacheable(self, options: Options) -> bool:
+        """The cache rule: whole answers only, at temperature 0 or when asked to."""
+        if self.stream or self.cache is False:
+            return False
+        return bool(self.cache) or options.temperature == 0
 
 
 class LLMClient:
@@ -147,14 +194,48 @@ class LLMClient:
     OpenAI-style dicts. Keyword options of every call: ``model``, ``max_tokens``,
     ``temperature``, ``tools`` (:class:`~krystal.llm.Tool` or OpenAI-style dicts),
     ``tool_choice``, ``schema`` (a JSON schema or a pydantic model; the validated
-    object lands in ``response.parsed``), ``stop`` and ``extra`` (raw body fields).
+    object lands in ``response.parsed``), ``stop``, ``extra`` (raw body fields) and
+    ``cache`` (``True``/``False`` to force the response cache on or off for the call).
+
+    Optional parts, all off by default:
+
+    - ``fallbacks``: more :class:`~krystal.llm.LLMConfig` objects tried in order when the
+      provider before them cannot answer (see ``krystal.llm._fallback`` for which errors
+      count); each switch is recorded on ``Response.fallbacks`` and in ``get_metrics()``;
+    - ``prices``: model name (or prefix) -> ``(input, output)`` USD per million tokens,
+      merged over the default table (``krystal.llm._pricing``), for ``Response.cost_usd``;
+    - ``cache``: a :class:`~krystal.llm.MemoryCache` or :class:`~krystal.llm.SQLiteCache`
+      for whole answers at temperature 0 (see ``krystal.llm._cache`` for the rule);
+    - ``rate_limit``: a :class:`~krystal.llm.RateLimiter` every request of this client
+      waits on (cache hits do not).
+
+    >>> from krystal.llm import MemoryCache
+    >>> client = LLMClient(LLMConfig(provider="mock"), cache=MemoryCache())
+    >>> first, again = client.complete("Hi", temperature=0), client.complete("Hi", temperature=0)
+    >>> first.cached, again.cached, again.content == first.content, again.cost_usd
+    (False, True, True, 0.0)
     """
 
-    def __init__(self, config: LLMConfig | None = None) -> None:
+    def __init__(
+        self,
+        config: LLMConfig | None = None,
+        *,
+        fallbacks: Iterable[LLMConfig] = (),
+        prices: Mapping[str, tuple[float, float]] | None = None,
+        cache: ResponseCache | None = None,
+        rate_limit: RateLimiter | None = None,
+    ) -> None:
         self.config = config or LLMConfig()
+        self.fallbacks = list(fallbacks)
+        self.prices = PriceTable(prices)
+        self.cache = cache
+        self.rate_limit = rate_limit
         self.candidates: list[Candidate] = []
         self._metrics = Metrics()
-        self._backend: _Backend | None = None
+        self._costs = CostLedger()
+        self._switches = FallbackLog()
+        self._cache_hits: dict[str, int] = defaultdict(int)
+        self._backends: list[_Backend | None] = [None] * (1 + len(self.fallbacks))
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -168,29 +249,39 @@ class LLMClient:
 
     def close(self) -> None:
         """Close the pooled connections."""
-        if self._backend is not None:
-            self._backend.transport.close()
+        for backend in self._backends:
+            if backend is not None:
+                backend.transport.close()
 
     async def aclose(self) -> None:
-        if self._backend is not None:
-            await self._backend.transport.aclose()
+        for backend in self._backends:
+            if backend is not None:
+                await backend.transport.aclose()
 
     # -- choosing the provider ------------------------------------------------------------
 
     @property
     def backend(self) -> _Backend:
+        """The first provider of the chain (auto-detection runs on first access)."""
+        return self._backend_at(0)
+
+    def _backend_at(self, index: int) -> _Backend:
         with self._lock:
-            if self._backend is None:
-                self._backend = self._connect()
-            return self._backend
+            backend = self._backends[index]
+            if backend is None:
+                backend = self._backends[index] = self._connect(self._chain[index])
+            return backend
+
+    @property
+    def _chain(self) -> list[LLMConfig]:
+        return [self.config, *self.fallbacks]
 
     @property
     def provider(self) -> str:
-        """The name of the provider in use (auto-detection runs on first access)."""
+        """The name of the first provider of the chain (auto-detection runs on first access)."""
         return self.backend.provider.name
 
-    def _connect(self) -> _Backend:
-        config = self.config
+    def _connect(self, config: LLMConfig) -> _Backend:
         name, base_url, model = config.provider, config.base_url, config.model
         api_key = config.api_key
         if name == "auto":
@@ -227,12 +318,12 @@ class LLMClient:
             http_transport=getattr(provider, "http_transport", lambda: None)(),
         )
         if not model and cls.provider_type is ProviderType.LOCAL:
-            model = self._first_model(transport)
-        return _Backend(provider, transport, model or DEFAULT_MODELS.get(name, ""))
+            model = self._first_model(transport, config)
+        return _Backend(provider, transport, model or DEFAULT_MODELS.get(name, ""), config)
 
-    def _first_model(self, transport: Transport) -> str:
+    def _first_model(self, transport: Transport, config: LLMConfig) -> str:
         try:
-            _, body = transport.probe(self.config.probe_timeout)
+            _, body = transport.probe(config.probe_timeout)
         except LLMError:
             return ""
         models = transport.provider.parse_models(body)
@@ -247,8 +338,22 @@ class LLMClient:
         return self.backend.provider.provider_type is ProviderType.API
 
     def get_metrics(self) -> dict[str, Any]:
-        """Per provider: requests, errors, retries, tokens and latency percentiles (ms)."""
-        return self._metrics.snapshot()
+        """Per provider: requests, errors, retries, tokens, latency percentiles (ms),
+        ``cost_usd`` (summed; ``cost_unknown`` counts answers the price table could not
+        price), ``cache_hits`` and ``fallbacks`` (the switches away from it, with reasons).
+        """
+        snapshot = self._metrics.snapshot()
+        costs = self._costs.snapshot()
+        switches = self._switches.snapshot()
+        with self._lock:
+            hits = dict(self._cache_hits)
+        for name in {*costs, *switches, *hits} - set(snapshot):
+            snapshot[name] = _summary(_Stats())
+        for name, entry in snapshot.items():
+            entry.update(costs.get(name, {"cost_usd": 0.0, "cost_unknown": 0}))
+            entry["cache_hits"] = hits.get(name, 0)
+            entry["fallbacks"] = switches.get(name, [])
+        return snapshot
 
     # -- calls ----------------------------------------------------------------------------
 
@@ -265,49 +370,50 @@ class LLMClient:
         schema: Any = None,
         stop: str | list[str] | None = None,
         extra: Mapping[str, Any] | None = None,
-    ) -> tuple[_Backend, list[Message], Options, Schema | None]:
-        backend = self.backend
-        wanted = Schema(schema) if schema is not None else None
-        options = Options(
-            model=model or backend.model,
-            max_tokens=max_tokens or self.config.max_tokens,
-            temperature=self.config.temperature if temperature is None else temperature,
+        cache: bool | None = None,
+    ) -> _Call:
+        return _Call(
+            history=to_messages(messages),
+            stream=stream,
+            wanted=Schema(schema) if schema is not None else None,
+            model=model,
+            max_tokens=max_tokens,
+            temperature=temperature,
             tools=[Tool.coerce(tool) for tool in tools or []],
             tool_choice=tool_choice,
-            json_schema=wanted.json_schema if wanted else None,
-            schema_name=wanted.name if wanted else "answer",
             stop=[stop] if isinstance(stop, str) else list(stop or []),
-            stream=stream,
             extra=dict(extra or {}),
+            cache=cache,
         )
-        return backend, to_messages(messages), options, wanted
 
     def complete(self, messages: Any, **kw: Any) -> Response:
         """The whole answer to ``messages`` as a :class:`~krystal.llm.Response`."""
-        backend, history, options, wanted = self._prepare(messages, False, **kw)
-        response = self._complete_once(backend, history, options)
+        call = self._prepare(messages, False, **kw)
+        response = self._complete_chain(call, call.history)
+        wanted = call.wanted
         if wanted is None:
             return response
         try:
             response.parsed = wanted.validate(response.content)
         except ValueError as error:
-            log.info("%s: invalid structured answer, asking again: %s", self.provider, error)
-            history = [*history, response.to_message(), Message("user", reask(error))]
-            response = self._complete_once(backend, history, options)
+            log.info("%s: invalid structured answer, asking again: %s", response.provider, error)
+            history = [*call.history, response.to_message(), Message("user", reask(error))]
+            response = self._complete_chain(call, history)
             response.parsed = self._validated(wanted, response)
         return response
 
     async def acomplete(self, messages: Any, **kw: Any) -> Response:
         """Async :meth:`complete`."""
-        backend, history, options, wanted = self._prepare(messages, False, **kw)
-        response = await self._acomplete_once(backend, history, options)
+        call = self._prepare(messages, False, **kw)
+        response = await self._acomplete_chain(call, call.history)
+        wanted = call.wanted
         if wanted is None:
             return response
         try:
             response.parsed = wanted.validate(response.content)
         except ValueError as error:
-            history = [*history, response.to_message(), Message("user", reask(error))]
-            response = await self._acomplete_once(backend, history, options)
+            history = [*call.history, response.to_message(), Message("user", reask(error))]
+            response = await self._acomplete_chain(call, history)
             response.parsed = self._validated(wanted, response)
         return response
 
@@ -326,23 +432,27 @@ class LLMClient:
         """Text deltas, then a final event with finish reason, usage and tool calls.
 
         Stopping early (``break``, ``close()``) closes the response and frees the
-        connection.
+        connection. The fallback chain applies until the first event arrives.
         """
-        backend, history, options, _ = self._prepare(messages, True, **kw)
-        name = backend.provider.name
-        started = time.perf_counter()
-        events = backend.transport.stream(backend.provider.build_request(history, options))
-        parsed = backend.provider.parse_stream(events)
+        call = self._prepare(messages, True, **kw)
+        switches: list[Fallback] = []
+        for index in range(len(self._backends)):
+            try:
+                backend = self._backend_at(index)
+                events = self._stream_once(backend, call.history, call.options(backend, index == 0))
+                first = next(events, None)
+            except LLMError as error:
+                self._fall_back(index, error, switches)
+                continue
+            break
+        if first is None:
+            return
         try:
-            for event in parsed:
+            for event in itertools.chain([first], events):
                 if event.done:
-                    self._record_stream(name, started, event)
+                    event.fallbacks = switches
                 yield event
-        except LLMError as error:
-            self._metrics.failure(name, error)
-            raise
         finally:
-            parsed.close()
             events.close()
 
     async def astream(self, messages: Any, **kw: Any) -> AsyncIterator[str]:
@@ -352,16 +462,194 @@ class LLMClient:
                 yield event.text
 
     async def astream_events(self, messages: Any, **kw: Any) -> AsyncIterator[StreamEvent]:
-        """Async :meth:`stream_events`.
+        """Async :meth:`stream_events`."""
+        call = self._prepare(messages, True, **kw)
+        switches: list[Fallback] = []
+        for index in range(len(self._backends)):
+            try:
+                backend = self._backend_at(index)
+                events = self._astream_once(
+                    backend, call.history, call.options(backend, index == 0)
+                )
+                first = await anext(events, None)
+            except LLMError as error:
+                self._fall_back(index, error, switches)
+                continue
+            break
+        if first is None:
+            return
+        try:
+            event: StreamEvent | None = first
+            while event is not None:
+                if event.done:
+                    event.fallbacks = switches
+                yield event
+                event = await anext(events, None)
+        finally:
+            await events.aclose()
 
-        The adapters' stream parsers are plain generators that pull events; here the event
-        loop reads the response into a queue and the parser runs one step at a time in a
-        worker thread, so no adapter needs an async twin.
-        """
-        backend, history, options, _ = self._prepare(messages, True, **kw)
-        name = backend.provider.name
+    # -- internals ------------------------------------------------------------------------
+
+    def _fall_back(self, index: int, error: LLMError, switches: list[Fallback]) -> None:
+        """Record a switch to the next provider, or re-raise ``error`` when there is none."""
+        if index + 1 >= len(self._backends) or not should_fall_back(error):
+            raise error
+        here = self._backends[index]
+        name = here.provider.name if here is not None else self._chain[index].provider
+        switch = Fallback.after(error, name, self._chain[index + 1].provider)
+        log.warning("falling back from %s to %s: %s", name, switch.to_provider, switch.reason)
+        switches.append(switch)
+        self._switches.add(switch)
+
+    def _complete_chain(self, call: _Call, history: list[Message]) -> Response:
+        switches: list[Fallback] = []
+        for index in range(len(self._backends)):
+            try:
+                backend = self._backend_at(index)
+                options = call.options(backend, index == 0)
+                response = self._complete_once(backend, history, options, call.cacheable(options))
+            except LLMError as error:
+                self._fall_back(index, error, switches)
+                continue
+            response.fallbacks = switches
+            return response
+        raise AssertionError("unreachable: the last provider's error is re-raised")
+
+    async def _acomplete_chain(self, call: _Call, history: list[Message]) -> Response:
+        switches: list[Fallback] = []
+        for index in range(len(self._backends)):
+            try:
+                backend = self._backend_at(index)
+                options = call.options(backend, index == 0)
+                response = await self._acomplete_once(
+                    backend, history, options, call.cacheable(options)
+                )
+            except LLMError as error:
+                self._fall_back(index, error, switches)
+                continue
+            response.fallbacks = switches
+            return response
+        raise AssertionError("unreachable: the last provider's error is re-raised")
+
+    def _cached(
+        self, backend: _Backend, history: list[Message], opts: Options
+    ) -> tuple[str, Response | None]:
+        assert self.cache is not None
         started = time.perf_counter()
-        events = backend.transport.astream(backend.provider.build_request(history, options))
+        key = request_key(backend.provider.name, history, asdict(opts))
+        hit = self.cache.get(key)
+        if hit is not None:
+            hit.latency_ms = (time.perf_counter() - started) * 1000
+            with self._lock:
+                self._cache_hits[backend.provider.name] += 1
+        return key, hit
+
+    def _complete_once(
+        self, backend: _Backend, history: list[Message], opts: Options, cacheable: bool
+    ) -> Response:
+        name = backend.provider.name
+        key = None
+        if cacheable and self.cache is not None:
+            key, hit = self._cached(backend, history, opts)
+            if hit is not None:
+                return hit
+        if self.rate_limit is not None:
+            self.rate_limit.acquire()
+        started = time.perf_counter()
+        try:
+            status, body = backend.transport.send(backend.provider.build_request(history, opts))
+            response = backend.provider.parse_response(status, body)
+        except LLMError as error:
+            self._metrics.failure(name, error)
+            raise
+        return self._finish(backend, opts, started, response, key)
+
+    async def _acomplete_once(
+        self, backend: _Backend, history: list[Message], opts: Options, cacheable: bool
+    ) -> Response:
+        name = backend.provider.name
+        key = None
+        if cacheable and self.cache is not None:
+            key, hit = self._cached(backend, history, opts)
+            if hit is not None:
+                return hit
+        if self.rate_limit is not None:
+            await self.rate_limit.aacquire()
+        started = time.perf_counter()
+        try:
+            request = backend.provider.build_request(history, opts)
+            status, body = await backend.transport.asend(request)
+            response = backend.provider.parse_response(status, body)
+        except LLMError as error:
+            self._metrics.failure(name, error)
+            raise
+        return self._finish(backend, opts, started, response, key)
+
+    def _finish(
+        self,
+        backend: _Backend,
+        opts: Options,
+        started: float,
+        response: Response,
+        key: str | None,
+    ) -> Response:
+        name = backend.provider.name
+        response.latency_ms = (time.perf_counter() - started) * 1000
+        response.cost_usd = self._cost(
+            backend, opts, response.model, response.tokens_input, response.tokens_output
+        )
+        self._metrics.success(
+            name, response.latency_ms, response.tokens_input, response.tokens_output
+        )
+        if self.rate_limit is not None:
+            self.rate_limit.spend(response.tokens_total)
+        if key is not None and self.cache is not None:
+            self.cache.put(key, response)
+        return response
+
+    def _cost(
+        self, backend: _Backend, opts: Options, model: str, tokens_in: int, tokens_out: int
+    ) -> float | None:
+        kind = backend.provider.provider_type
+        cost = self.prices.cost(kind, model or opts.model, tokens_in, tokens_out)
+        if cost is None and model and opts.model:
+            cost = self.prices.cost(kind, opts.model, tokens_in, tokens_out)
+        self._costs.add(backend.provider.name, cost)
+        return cost
+
+    def _stream_once(
+        self, backend: _Backend, history: list[Message], opts: Options
+    ) -> Generator[StreamEvent, None, None]:
+        name = backend.provider.name
+        if self.rate_limit is not None:
+            self.rate_limit.acquire()
+        started = time.perf_counter()
+        events = backend.transport.stream(backend.provider.build_request(history, opts))
+        parsed = backend.provider.parse_stream(events)
+        try:
+            for event in parsed:
+                if event.done:
+                    self._record_stream(backend, opts, started, event)
+                yield event
+        except LLMError as error:
+            self._metrics.failure(name, error)
+            raise
+        finally:
+            parsed.close()
+            events.close()
+
+    async def _astream_once(
+        self, backend: _Backend, history: list[Message], opts: Options
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """The adapters' stream parsers are plain generators that pull events; here the
+        event loop reads the response into a queue and the parser runs one step at a time
+        in a worker thread, so no adapter needs an async twin.
+        """
+        name = backend.provider.name
+        if self.rate_limit is not None:
+            await self.rate_limit.aacquire()
+        started = time.perf_counter()
+        events = backend.transport.astream(backend.provider.build_request(history, opts))
         inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
         async def read() -> None:
@@ -382,7 +670,7 @@ class LLMClient:
                 if event is _END:
                     break
                 if event.done:
-                    self._record_stream(name, started, event)
+                    self._record_stream(backend, opts, started, event)
                 yield event
         except LLMError as error:
             self._metrics.failure(name, error)
@@ -396,48 +684,18 @@ class LLMClient:
                 await reader
             await events.aclose()
 
-    # -- internals ------------------------------------------------------------------------
-
-    def _complete_once(self, backend: _Backend, history: list[Message], opts: Options) -> Response:
-        name = backend.provider.name
-        started = time.perf_counter()
-        try:
-            status, body = backend.transport.send(backend.provider.build_request(history, opts))
-            response = backend.provider.parse_response(status, body)
-        except LLMError as error:
-            self._metrics.failure(name, error)
-            raise
-        return self._finish(name, started, response)
-
-    async def _acomplete_once(
-        self, backend: _Backend, history: list[Message], opts: Options
-    ) -> Response:
-        name = backend.provider.name
-        started = time.perf_counter()
-        try:
-            request = backend.provider.build_request(history, opts)
-            status, body = await backend.transport.asend(request)
-            response = backend.provider.parse_response(status, body)
-        except LLMError as error:
-            self._metrics.failure(name, error)
-            raise
-        return self._finish(name, started, response)
-
-    def _finish(self, name: str, started: float, response: Response) -> Response:
-        response.latency_ms = (time.perf_counter() - started) * 1000
-        self._metrics.success(
-            name, response.latency_ms, response.tokens_input, response.tokens_output
-        )
-        return response
-
-    def _record_stream(self, name: str, started: float, event: StreamEvent) -> None:
+    def _record_stream(
+        self, backend: _Backend, opts: Options, started: float, event: StreamEvent
+    ) -> None:
         usage = event.usage
+        tokens_in = usage.input_tokens if usage else 0
+        tokens_out = usage.output_tokens if usage else 0
         self._metrics.success(
-            name,
-            (time.perf_counter() - started) * 1000,
-            usage.input_tokens if usage else 0,
-            usage.output_tokens if usage else 0,
+            backend.provider.name, (time.perf_counter() - started) * 1000, tokens_in, tokens_out
         )
+        event.cost_usd = self._cost(backend, opts, event.model, tokens_in, tokens_out)
+        if self.rate_limit is not None:
+            self.rate_limit.spend(tokens_in + tokens_out)
 
     def _validated(self, wanted: Schema, response: Response) -> Any:
         try:

@@ -227,7 +227,10 @@ class Response:
     """A whole answer.
 
     ``parsed`` holds the validated object when a ``schema`` was asked for; ``raw`` is the
-    provider's JSON body as received.
+    provider's JSON body as received. ``cost_usd`` is the price of the tokens by the
+    client's price table (0 on a local server or a cache hit, ``None`` for a model the
+    table does not know); ``cached`` marks an answer served from the response cache;
+    ``fallbacks`` lists the providers this call moved away from, and why.
 
     >>> r = Response("Hi", "m", "ollama", ProviderType.LOCAL, 5, 2, 12.0, "stop", {})
     >>> r.tokens_total, r.is_local
@@ -245,6 +248,9 @@ class Response:
     raw: Any
     tool_calls: list[ToolCall] = field(default_factory=list)
     parsed: Any = None
+    cost_usd: float | None = None
+    cached: bool = False
+    fallbacks: list[Any] = field(default_factory=list)
 
     @property
     def tokens_total(self) -> int:
@@ -264,7 +270,8 @@ class StreamEvent:
     """One step of a stream: a text delta, or the final event (``done``).
 
     The final event carries ``finish_reason``, ``usage`` (when the provider reported
-    it) and the complete ``tool_calls`` of the turn.
+    it), the complete ``tool_calls`` of the turn, its ``cost_usd`` and the ``fallbacks``
+    taken before the stream started.
     """
 
     text: str = ""
@@ -273,3 +280,5 @@ class StreamEvent:
     usage: Usage | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)
     model: str = ""
+    cost_usd: float | None = None
+    fallbacks: list[Any] = field(default_factory=list)
