@@ -1,0 +1,57 @@
+"""benchmarks/llm.py runs end to end with tiny counts; peers that are missing are skipped."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_llm_benchmark_runs_with_tiny_counts(tmp_path: Path) -> None:
+    pytest.importorskip("httpx")
+    out = tmp_path / "llm.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "llm.py"),
+            "--requests",
+            "20",
+            "--streams",
+            "5",
+            "--import-repeats",
+            "1",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert {"command", "environment", "imports", "latency", "streaming", "ratios"} <= set(result)
+    assert result["environment"]["cpu_count"]
+
+    krystal_import = result["imports"]["krystal.llm + LLMClient"]
+    assert krystal_import["import_ms_median"] > 0 and krystal_import["rss_mb_median"] > 0
+    for name in ("httpx", "krystal"):
+        assert result["latency"][name]["n"] == 20
+        assert result["streaming"][name]["ttft"]["n"] == 5
+        assert result["streaming"][name]["chunks_seen"] == [50]
+    assert result["ratios"]["httpx"]["request_median"] == pytest.approx(1.0)
+    assert result["ratios"]["krystal"]["request_median"] > 0
+
+    for name, module in (("openai", "openai"), ("litellm", "litellm")):
+        if importlib.util.find_spec(module) is None:
+            assert result["latency"][name] == "skipped: not installed"
+        else:
+            assert result["latency"][name]["n"] == 20, result["latency"][name]
+    if importlib.util.find_spec("anthropic") is None:
+        assert result["imports"]["anthropic"] == "skipped: not installed"
+    if importlib.util.find_spec("litellm") is None:
+        assert result["imports"]["litellm"] == "skipped: not installed"
