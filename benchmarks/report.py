@@ -56,6 +56,29 @@ def speed_table(document: dict) -> str:
     return "\n".join(lines)
 
 
+def llm_tables(document: dict) -> str:
+    imports = ["| import (fresh process) | time | RSS |", "|---|---:|---:|"]
+    for name, row in document["imports"].items():
+        if "import_ms_median" in row:
+            imports.append(
+                f"| {name} | {row['import_ms_median']:.0f} ms | {row['rss_mb_median']:.1f} MB |"
+            )
+    requests = [
+        "| client | request median | p99 | first token | whole stream |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, ratio in document["ratios"].items():
+        latency = document["latency"][name]
+        stream = document["streaming"][name]
+        requests.append(
+            f"| {name} | {latency['median_ms']:.3f} ms ({ratio['request_median']:.2f}x) | "
+            f"{latency['p99_ms']:.3f} ms ({ratio['request_p99']:.2f}x) | "
+            f"{stream['ttft']['median_ms']:.3f} ms ({ratio['stream_ttft_median']:.2f}x) | "
+            f"{stream['total']['median_ms']:.3f} ms ({ratio['stream_total_median']:.2f}x) |"
+        )
+    return "\n".join(imports) + "\n\n" + "\n".join(requests)
+
+
 def main() -> int:
     parts = []
     learning = RESULTS / "learning.json"
@@ -78,6 +101,19 @@ def main() -> int:
             "## Speed (`python benchmarks/speed.py`)",
             "",
             speed_table(json.loads(speed.read_text())),
+            "",
+        ]
+    llm = RESULTS / "llm.json"
+    if llm.exists():
+        document = json.loads(llm.read_text())
+        parts += [
+            "## LLM client (`python benchmarks/llm.py`)",
+            "",
+            "Against a local stand-in server on 127.0.0.1; ratios are to raw httpx "
+            f"in the same run ({document['settings']['requests']} requests, "
+            f"{document['settings']['streams']} streams).",
+            "",
+            llm_tables(document),
             "",
         ]
     text = "\n".join(parts)
