@@ -1,19 +1,23 @@
-"""``krystal llm``: see which model servers and APIs are usable, and talk to one.
+"""``krystal llm``: see which model servers and APIs are usable, talk to one, time them.
 
 ``status`` runs the client's auto-detection and shows every candidate; ``chat`` sends one
-prompt. Both read the ``llm_*`` settings (config file < ``.env`` < ``KRYSTAL_LLM_*``) and
-let flags beat them; API keys come only from the providers' own variables.
+prompt; ``bench`` times streamed requests to every usable provider. All read the
+``llm_*`` settings (config file < ``.env`` < ``KRYSTAL_LLM_*``) and let flags beat them;
+API keys come only from the providers' own variables.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import statistics
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from krystal._errors import ConfigError, MissingExtraError
@@ -311,3 +315,213 @@ def _stream(client: Any, messages: list[Any], *, echo: bool) -> dict[str, Any]:
         "finish_reason": final.finish_reason if final is not None else None,
         "stream": True,
     }
+
+
+_BENCH_PROVIDERS = ("ollama", "lmstudio", "vllm", "openai", "anthropic", "gemini")
+_BENCH_PROMPT = "In one sentence, what is a benchmark?"
+
+
+def _check_bench_provider(value: str | None) -> str | None:
+    if value is None:
+        return None
+    name = value.strip().lower()
+    if name not in _BENCH_PROVIDERS:
+        raise typer.BadParameter(
+            f"unknown provider {value!r}; expected one of {', '.join(_BENCH_PROVIDERS)}"
+        )
+    return name
+
+
+@llm_app.command()
+def bench(
+    provider: Annotated[
+        str | None,
+        typer.Option(
+            "--provider",
+            "-p",
+            metavar="|".join(_BENCH_PROVIDERS),
+            callback=_check_bench_provider,
+            help="Time only this provider (default: every usable one).",
+        ),
+    ] = None,
+    requests: Annotated[
+        int, typer.Option("--requests", "-n", min=1, help="Streamed requests per provider.")
+    ] = 5,
+    prompt: Annotated[
+        str, typer.Option("--prompt", help="The prompt every request sends.")
+    ] = _BENCH_PROMPT,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", min=1, help="Most tokens each answer may use.")
+    ] = None,
+    probe_timeout: Annotated[
+        float,
+        typer.Option(
+            "--probe-timeout", min=0.01, help="Seconds each local server may take to answer."
+        ),
+    ] = 0.5,
+    config: ConfigOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the results as one JSON object.")
+    ] = False,
+) -> None:
+    """Time streamed requests to each usable provider (as `llm status` finds them).
+
+    Per provider, N requests in sequence, each streamed: latency (request to the final
+    event), time to first token (request to the first text), and tokens per second
+    (the output tokens of the final usage over the latency); medians are shown. API
+    providers whose key is set are called for real and bill the tokens. Exit 1 when
+    no provider is usable (with each reason) or any request failed.
+    """
+    llm_config = _client_config(
+        config, probe_timeout=probe_timeout, provider=provider, max_tokens=max_tokens
+    )
+    try:
+        from krystal.llm import detect
+
+        candidates = detect(llm_config, _detection_environ(llm_config))
+    except (MissingExtraError, ConfigError) as exc:
+        fail(str(exc))
+    if provider is not None:
+        candidates = [c for c in candidates if c.name == provider]
+    usable = [c for c in candidates if c.available]
+    unusable = [{"name": c.name, "reason": c.reason} for c in candidates if not c.available]
+    if not usable:
+        if as_json:
+            print_json(
+                {"prompt": prompt, "requests": requests, "providers": [], "unusable": unusable}
+            )
+        fail(f"no LLM provider is usable. Tried {_reasons(unusable)}")
+    if as_json:
+        rows = [_bench_provider(llm_config, c, prompt, requests, None) for c in usable]
+    else:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=stderr(),
+            transient=True,
+        ) as progress:
+            task = progress.add_task("benchmarking", total=requests * len(usable))
+            rows = []
+            for candidate in usable:
+                progress.update(task, description=f"benchmarking {candidate.name}")
+                rows.append(
+                    _bench_provider(
+                        llm_config,
+                        candidate,
+                        prompt,
+                        requests,
+                        lambda: progress.advance(task),
+                    )
+                )
+    if as_json:
+        print_json(
+            {"prompt": prompt, "requests": requests, "providers": rows, "unusable": unusable}
+        )
+    else:
+        _render_bench(rows, unusable, requests)
+    if any(row["error"] for row in rows):
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def _bench_provider(
+    base: LLMConfig, candidate: Candidate, prompt: str, requests: int, on_request: Any
+) -> dict[str, Any]:
+    """``requests`` streamed requests to one provider; stops at the first failure."""
+    from krystal.llm import LLMClient, LLMError
+
+    config = dataclasses.replace(
+        base, provider=candidate.name, base_url=candidate.base_url, model=candidate.model
+    )
+    runs: list[dict[str, Any]] = []
+    error = None
+    with LLMClient(config) as client:
+        for _ in range(requests):
+            try:
+                runs.append(_timed_stream(client, prompt))
+            except LLMError as exc:
+                error = str(exc)
+            if on_request is not None:
+                on_request()
+            if error is not None:
+                break
+    model = next((run["model"] for run in reversed(runs) if run["model"]), candidate.model)
+
+    def median(key: str) -> float | None:
+        values = [run[key] for run in runs if run[key] is not None]
+        return statistics.median(values) if values else None
+
+    return {
+        "name": candidate.name,
+        "model": model,
+        "base_url": candidate.base_url,
+        "requests": len(runs),
+        "latency_ms": median("latency_ms"),
+        "time_to_first_token_ms": median("time_to_first_token_ms"),
+        "tokens_per_second": median("tokens_per_second"),
+        "tokens_output": median("tokens_output"),
+        "error": error,
+        "runs": runs,
+    }
+
+
+def _timed_stream(client: Any, prompt: str) -> dict[str, Any]:
+    """One streamed request: latency, time to first token, output tokens and their rate."""
+    started = time.perf_counter()
+    first: float | None = None
+    final = None
+    for event in client.stream_events(prompt):
+        if event.text and first is None:
+            first = time.perf_counter()
+        if event.done:
+            final = event
+    seconds = time.perf_counter() - started
+    usage = final.usage if final is not None else None
+    tokens = usage.output_tokens if usage is not None else None
+    return {
+        "latency_ms": seconds * 1000,
+        "time_to_first_token_ms": None if first is None else (first - started) * 1000,
+        "tokens_output": tokens,
+        "tokens_per_second": tokens / seconds if tokens is not None and seconds > 0 else None,
+        "model": final.model if final is not None else "",
+    }
+
+
+def _render_bench(rows: list[dict[str, Any]], unusable: list[dict[str, Any]], n: int) -> None:
+    table = Table(
+        title=f"LLM providers, medians of {n} streamed requests each", title_justify="left"
+    )
+    table.add_column("provider")
+    table.add_column("model")
+    table.add_column("requests", justify="right")
+    table.add_column("latency ms", justify="right")
+    table.add_column("first token ms", justify="right")
+    table.add_column("tokens/s", justify="right")
+    table.add_column("output tokens", justify="right")
+    table.add_column("error")
+    for row in rows:
+        table.add_row(
+            escape(row["name"]),
+            escape(row["model"] or "-"),
+            f"{row['requests']}/{n}",
+            number(row["latency_ms"]),
+            number(row["time_to_first_token_ms"]),
+            number(row["tokens_per_second"]),
+            number(row["tokens_output"]),
+            f"[red]{escape(row['error'])}[/]" if row["error"] else "",
+        )
+    console = stdout()
+    console.print(table)
+    if unusable:
+        console.print(f"[dim]not usable: {escape(_reasons(unusable))}[/]")
+
+
+def _reasons(unusable: list[dict[str, Any]]) -> str:
+    """``name: reason; ...`` (local servers' reasons already start with their name)."""
+    return "; ".join(
+        row["reason"]
+        if row["reason"].startswith(f"{row['name']}:")
+        else f"{row['name']}: {row['reason']}"
+        for row in unusable
+    )

@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from krystal.llm._cache import ResponseCache, request_key
 from krystal.llm._config import (
@@ -45,7 +45,7 @@ from krystal.llm._ratelimit import RateLimiter
 from krystal.llm._structured import Schema, reask
 from krystal.llm._transport import CircuitBreaker, Transport
 from krystal.llm._types import Message, ProviderType, Response, StreamEvent, Tool, to_messages
-from krystal.llm.providers.base import Options, Provider
+from krystal.llm.providers.base import Options, Provider, ServerEvent
 
 log = logging.getLogger("krystal.llm")
 
@@ -624,8 +624,13 @@ class LLMClient:
         if self.rate_limit is not None:
             self.rate_limit.acquire()
         started = time.perf_counter()
-        events = backend.transport.stream(backend.provider.build_request(history, opts))
-        parsed = backend.provider.parse_stream(events)
+        # Transport.stream and the adapters' parse_stream are generators (typed as
+        # iterators); they are closed below so an abandoned stream frees its connection.
+        events = cast(
+            "Generator[ServerEvent, None, None]",
+            backend.transport.stream(backend.provider.build_request(history, opts)),
+        )
+        parsed = cast("Generator[StreamEvent, None, None]", backend.provider.parse_stream(events))
         try:
             for event in parsed:
                 if event.done:
@@ -649,7 +654,10 @@ class LLMClient:
         if self.rate_limit is not None:
             await self.rate_limit.aacquire()
         started = time.perf_counter()
-        events = backend.transport.astream(backend.provider.build_request(history, opts))
+        events = cast(
+            "AsyncGenerator[ServerEvent, None]",
+            backend.transport.astream(backend.provider.build_request(history, opts)),
+        )
         inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
         async def read() -> None:
@@ -663,7 +671,9 @@ class LLMClient:
                     raise
 
         reader = asyncio.ensure_future(read())
-        parsed = backend.provider.parse_stream(_drain(inbox))
+        parsed = cast(
+            "Generator[StreamEvent, None, None]", backend.provider.parse_stream(_drain(inbox))
+        )
         try:
             while True:
                 event = await asyncio.to_thread(next, parsed, _END)

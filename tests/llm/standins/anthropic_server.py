@@ -11,20 +11,23 @@ A test queues behaviours (:class:`Reply`, :class:`ToolUse`, :class:`Fail`,
 :meth:`AnthropicStandIn.script`; a request with nothing queued gets a plain
 :class:`Reply`. Every request received is kept in ``requests`` and every JSON
 document sent in ``sent``, so ``anthropic_checks`` can hold both to the official
-SDK models and the published OpenAPI spec.
+SDK models and the published OpenAPI spec. The server itself is
+:class:`standins.common.StandIn`.
 """
 
 from __future__ import annotations
 
 import json
-import socket
-import struct
-import threading
 import uuid
-from collections import deque
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any
+
+from standins.common import Handler, Recorded, StandIn
+
+__all__ = [
+    "API_KEY", "AnthropicStandIn", "Behaviour", "Drop", "Fail", "Hang", "Malformed",
+    "Recorded", "Reply", "Sent", "ToolUse", "Truncate", "fail",
+]  # fmt: skip
 
 API_KEY = "test-anthropic-key"
 
@@ -112,16 +115,6 @@ def fail(status: int, message: str = "", retry_after: float | None = None) -> Fa
 
 
 @dataclass
-class Recorded:
-    """One request as the stand-in received it."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-@dataclass
 class Sent:
     """One JSON document the stand-in sent: a ``message``, an SSE ``event`` or an ``error``."""
 
@@ -129,80 +122,41 @@ class Sent:
     document: dict[str, Any]
 
 
-@dataclass
-class _State:
-    script: deque[Behaviour] = field(default_factory=deque)
-    requests: list[Recorded] = field(default_factory=list)
-    sent: list[Sent] = field(default_factory=list)
-    closing: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
 def _tokens(value: Any) -> int:
     return max(1, len(json.dumps(value).split()))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
+class _Handler(Handler):
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _record(self, kind: str, document: dict[str, Any]) -> None:
-        with self.server.state.lock:
-            self.server.state.sent.append(Sent(kind, document))
-
-    def _send_json(self, status: int, document: dict[str, Any], **headers: str) -> None:
-        body = json.dumps(document).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.send_header("request-id", "req_" + uuid.uuid4().hex[:24])
-        for name, value in headers.items():
-            self.send_header(name.replace("_", "-"), value)
-        self.end_headers()
-        self.wfile.write(body)
+    def record(self, kind: str, document: dict[str, Any]) -> None:
+        with self.state.lock:
+            self.state.sent.append(Sent(kind, document))
 
     def _error(self, status: int, kind: str, message: str, **headers: str) -> None:
         document = {"type": "error", "error": {"type": kind, "message": message}}
-        self._record("error", document)
-        self._send_json(status, document, **headers)
-
-    def _chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
+        self.record("error", document)
+        body = json.dumps(document).encode()
+        request_id = "req_" + uuid.uuid4().hex[:24]
+        self.send_bytes(status, body, "application/json", request_id=request_id, **headers)
 
     def _event(self, document: dict[str, Any]) -> None:
-        self._record("event", document)
-        self._chunk(f"event: {document['type']}\ndata: {json.dumps(document)}\n\n".encode())
-
-    def _reset(self) -> None:
-        """Close with a TCP RST, as a dropped upstream connection looks to the client."""
-        self.wfile.flush()
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.connection.close()
-        self.close_connection = True
+        self.record("event", document)
+        self.chunk(f"event: {document['type']}\ndata: {json.dumps(document)}\n\n".encode())
 
     # -- the API ----------------------------------------------------------------------------
 
     def do_GET(self) -> None:
-        self._read_body()
+        self.read_body()
         self._error(404, "not_found_error", f"Not found: {self.path}")
 
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("content-length") or 0)
-        return self.rfile.read(length) if length else b""
-
     def do_POST(self) -> None:
-        raw = self._read_body()
+        raw = self.read_body()
         try:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode(errors="replace")
-        state = self.server.state
+        state = self.state
         with state.lock:
             state.requests.append(
                 Recorded("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
@@ -216,7 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not key:
             self._error(401, "authentication_error", "x-api-key header is required")
             return
-        if key != self.server.api_key:
+        if key != state.api_key:
             self._error(401, "authentication_error", "invalid x-api-key")
             return
         if not self.headers.get("anthropic-version"):
@@ -236,8 +190,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, body: dict[str, Any], behaviour: Behaviour) -> None:
         streaming = bool(body.get("stream"))
         if isinstance(behaviour, Hang) and behaviour.after_events is None:
-            self.server.state.closing.wait(behaviour.seconds)
-            self._reset()
+            self.state.closing.wait(behaviour.seconds)
+            self.reset()
             return
         if isinstance(behaviour, Fail) and (behaviour.after_events is None or not streaming):
             headers = {}
@@ -255,7 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(behaviour, Malformed):
             body = b'{"id": "msg_01", "type": "message", "content": [{"type": "te'
         else:
-            self._record("message", message)
+            self.record("message", message)
             body = json.dumps(message).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
@@ -265,48 +219,44 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body[: len(body) // 2])
             if isinstance(behaviour, Hang):
                 self.wfile.flush()
-                self.server.state.closing.wait(behaviour.seconds)
-            self._reset()
+                self.state.closing.wait(behaviour.seconds)
+            self.reset()
             return
         self.wfile.write(body)
 
     def _answer_stream(self, message: dict[str, Any], behaviour: Behaviour) -> None:
-        self.send_response(200)
-        self.send_header("content-type", "text/event-stream; charset=utf-8")
-        self.send_header("cache-control", "no-cache")
-        self.send_header("transfer-encoding", "chunked")
-        self.end_headers()
+        self.start_stream("text/event-stream; charset=utf-8", cache_control="no-cache")
         limit = getattr(behaviour, "after_events", None)
         for count, event in enumerate(_events(message)):
             if limit is not None and count == limit:
                 if isinstance(behaviour, Fail):
                     self._error_event(behaviour)
-                    self._chunk(b"")
+                    self.chunk(b"")
                 elif isinstance(behaviour, Hang):
-                    self.server.state.closing.wait(behaviour.seconds)
-                    self._reset()
+                    self.state.closing.wait(behaviour.seconds)
+                    self.reset()
                 elif isinstance(behaviour, Drop):
-                    self._reset()
+                    self.reset()
                 else:
-                    self._chunk(b"")
+                    self.chunk(b"")
                 return
             if isinstance(behaviour, Malformed) and event["type"] == "content_block_delta":
-                self._chunk(b'event: content_block_delta\ndata: {"type": "content_block_de\n\n')
+                self.chunk(b'event: content_block_delta\ndata: {"type": "content_block_de\n\n')
                 continue
             if event["type"] == "ping":
-                self._chunk(b'event: ping\ndata: {"type": "ping"}\n\n')
-                self._record("ping", event)
+                self.chunk(b'event: ping\ndata: {"type": "ping"}\n\n')
+                self.record("ping", event)
                 continue
             self._event(event)
-        self._chunk(b"")
+        self.chunk(b"")
 
     def _error_event(self, behaviour: Fail) -> None:
         document = {
             "type": "error",
             "error": {"type": behaviour.type, "message": behaviour.message},
         }
-        self._record("error", document)
-        self._chunk(f"event: error\ndata: {json.dumps(document)}\n\n".encode())
+        self.record("error", document)
+        self.chunk(f"event: error\ndata: {json.dumps(document)}\n\n".encode())
 
 
 def _message(request: dict[str, Any], behaviour: Behaviour) -> dict[str, Any]:
@@ -394,65 +344,13 @@ def _events(message: dict[str, Any]) -> list[dict[str, Any]]:
     return events
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, api_key: str) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.api_key = api_key
-        self.state = _State()
-
-
-class AnthropicStandIn:
+class AnthropicStandIn(StandIn):
     """The stand-in server: ``with AnthropicStandIn() as server: server.base_url ...``."""
 
+    handler = _Handler
+    poll_interval = 0.05
+
     def __init__(self, api_key: str = API_KEY) -> None:
+        super().__init__()
         self.api_key = api_key
-        self._server = _Server(api_key)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    @property
-    def requests(self) -> list[Recorded]:
-        return self._server.state.requests
-
-    @property
-    def sent(self) -> list[Sent]:
-        return self._server.state.sent
-
-    def script(self, *behaviours: Behaviour) -> AnthropicStandIn:
-        """Queue behaviours for the next requests, one each, in order."""
-        with self._server.state.lock:
-            self._server.state.script.extend(behaviours)
-        return self
-
-    def reset(self) -> None:
-        """Forget the script and the records (between tests sharing one server)."""
-        state = self._server.state
-        with state.lock:
-            state.script.clear()
-            state.requests.clear()
-            state.sent.clear()
-
-    def start(self) -> AnthropicStandIn:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._server.state.closing.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> AnthropicStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        self._server.state.api_key = api_key

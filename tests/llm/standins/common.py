@@ -1,9 +1,11 @@
-"""Machinery shared by the OpenAI and Ollama stand-ins: a scriptable threaded HTTP server.
+"""Machinery shared by the stand-ins (OpenAI, Ollama, Anthropic, Gemini): a scriptable
+threaded HTTP server.
 
 A test queues behaviours with :meth:`StandIn.script`; a request with nothing queued gets
 a plain :class:`Reply`. Every request is kept in ``requests`` and every JSON document the
-server sent in ``sent`` (as ``(kind, document)``), so the ``*_checks`` modules can hold
-both to the official SDK models and the published specs. ``open_connections`` counts the
+server sent in ``sent`` (as ``(kind, document)``, or what a handler's ``record`` makes),
+so the ``*_checks`` modules can hold both to the official SDK models and the published
+specs. ``open_connections`` counts the
 connections the server holds right now (leak tests).
 """
 
@@ -126,9 +128,13 @@ class Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             self.state.sent.append((kind, document))
 
-    def read_request(self) -> Any:
+    def read_body(self) -> bytes:
+        """The raw request body (not recorded)."""
         length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        return self.rfile.read(length) if length else b""
+
+    def read_request(self) -> Any:
+        raw = self.read_body()
         body = json.loads(raw) if raw else None
         with self.state.lock:
             self.state.requests.append(
@@ -155,9 +161,11 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def start_stream(self, content_type: str) -> None:
+    def start_stream(self, content_type: str, **headers: str) -> None:
         self.send_response(200)
         self.send_header("content-type", content_type)
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
 
@@ -214,11 +222,16 @@ class StandIn:
 
     handler: type[Handler]
     base_path = ""
+    poll_interval = 0.5  # how often serve_forever looks for shutdown, in seconds
 
     def __init__(self) -> None:
         self._server = _Server(("127.0.0.1", 0), self.handler)
         self._server.state = _State()
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": self.poll_interval},
+            daemon=True,
+        )
 
     @property
     def base_url(self) -> str:
@@ -237,22 +250,32 @@ class StandIn:
     def open_connections(self) -> int:
         return self._server.state.open_connections
 
-    def script(self, *behaviours: Behaviour) -> None:
+    def script(self, *behaviours: Any) -> StandIn:
+        """Queue behaviours for the next requests, one each, in order."""
         with self._server.state.lock:
             self._server.state.script.extend(behaviours)
+        return self
 
     def reset(self) -> None:
+        """Forget the script and the records (between tests sharing one server)."""
         state = self._server.state
         with state.lock:
             state.script.clear()
             state.requests.clear()
             state.sent.clear()
 
-    def __enter__(self) -> StandIn:
+    def start(self) -> StandIn:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def close(self) -> None:
         self._server.state.closing.set()
         self._server.shutdown()
         self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> StandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

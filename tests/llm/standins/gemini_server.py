@@ -11,22 +11,20 @@ A test queues behaviours (:class:`Reply`, :class:`FunctionCall`, :class:`Fail`,
 :class:`Hang`, :class:`Drop`, :class:`Truncate`, :class:`Malformed`) with
 :meth:`GeminiStandIn.script`; every request is kept in ``requests`` and every JSON
 document sent in ``sent``, so ``gemini_checks`` can hold both to the official SDK
-models and the published discovery document.
+models and the published discovery document. The server itself is
+:class:`standins.common.StandIn`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import socket
-import struct
-import threading
 import uuid
-from collections import deque
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from standins.common import Handler, StandIn
 
 API_KEY = "test-gemini-key"
 _ROUTE = re.compile(
@@ -133,15 +131,6 @@ class Sent:
     document: dict[str, Any]
 
 
-@dataclass
-class _State:
-    script: deque[Behaviour] = field(default_factory=deque)
-    requests: list[Recorded] = field(default_factory=list)
-    sent: list[Sent] = field(default_factory=list)
-    closing: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
 def error_body(failure: Fail) -> dict[str, Any]:
     """Google's error document for ``failure``."""
     error: dict[str, Any] = {
@@ -172,57 +161,30 @@ def _tokens(value: Any) -> int:
     return max(1, len(json.dumps(value).split()))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _record(self, kind: str, document: dict[str, Any]) -> None:
-        with self.server.state.lock:
-            self.server.state.sent.append(Sent(kind, document))
-
-    def _send_json(self, status: int, document: Any) -> None:
-        body = json.dumps(document).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json; charset=UTF-8")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+class _Handler(Handler):
+    def record(self, kind: str, document: dict[str, Any]) -> None:
+        with self.state.lock:
+            self.state.sent.append(Sent(kind, document))
 
     def _fail(self, failure: Fail) -> None:
         document = error_body(failure)
-        self._record("error", document)
-        self._send_json(failure.status, document)
-
-    def _chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
-
-    def _reset(self) -> None:
-        self.wfile.flush()
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.connection.close()
-        self.close_connection = True
-
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("content-length") or 0)
-        return self.rfile.read(length) if length else b""
+        self.record("error", document)
+        body = json.dumps(document).encode()
+        self.send_bytes(failure.status, body, "application/json; charset=UTF-8")
 
     def do_GET(self) -> None:
-        self._read_body()
+        self.read_body()
         self._fail(Fail(404, f"Not found: {urlsplit(self.path).path}"))
 
     def do_POST(self) -> None:
-        raw = self._read_body()
+        raw = self.read_body()
         try:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode(errors="replace")
         url = urlsplit(self.path)
         query = {name: values[-1] for name, values in parse_qs(url.query).items()}
-        state = self.server.state
+        state = self.state
         with state.lock:
             state.requests.append(
                 Recorded(
@@ -241,7 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not key:
             self._fail(Fail(403))
             return
-        if key != self.server.api_key:
+        if key != state.api_key:
             message = "API key not valid. Please pass a valid API key."
             self._fail(Fail(400, message, reason="API_KEY_INVALID"))
             return
@@ -262,14 +224,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._fail(behaviour)
             return
         if isinstance(behaviour, Hang) and behaviour.after_chunks is None:
-            self.server.state.closing.wait(behaviour.seconds)
-            self._reset()
+            self.state.closing.wait(behaviour.seconds)
+            self.reset()
             return
         response = _response(model, body, behaviour)
         if isinstance(behaviour, Malformed):
             data = b'{"candidates": [{"content": {"parts": [{"te'
         else:
-            self._record("response", response)
+            self.record("response", response)
             data = json.dumps(response).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json; charset=UTF-8")
@@ -279,8 +241,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data[: len(data) // 2])
             if isinstance(behaviour, Hang):
                 self.wfile.flush()
-                self.server.state.closing.wait(behaviour.seconds)
-            self._reset()
+                self.state.closing.wait(behaviour.seconds)
+            self.reset()
             return
         self.wfile.write(data)
 
@@ -291,37 +253,33 @@ class _Handler(BaseHTTPRequestHandler):
             self._fail(behaviour)
             return
         if isinstance(behaviour, Hang) and behaviour.after_chunks is None:
-            self.server.state.closing.wait(behaviour.seconds)
-            self._reset()
+            self.state.closing.wait(behaviour.seconds)
+            self.reset()
             return
-        self.send_response(200)
-        kind = "text/event-stream" if sse else "application/json; charset=UTF-8"
-        self.send_header("content-type", kind)
-        self.send_header("transfer-encoding", "chunked")
-        self.end_headers()
+        self.start_stream("text/event-stream" if sse else "application/json; charset=UTF-8")
         limit = getattr(behaviour, "after_chunks", None)
         chunks = _chunks(model, body, behaviour)
         for count, chunk in enumerate(chunks):
             if limit is not None and count == limit:
                 if isinstance(behaviour, Hang):
-                    self.server.state.closing.wait(behaviour.seconds)
+                    self.state.closing.wait(behaviour.seconds)
                 if isinstance(behaviour, Hang | Drop):
-                    self._reset()
+                    self.reset()
                     return
                 break
             if isinstance(behaviour, Malformed) and count == 1:
-                self._chunk(b'data: {"candidates": [{"content": \r\n\r\n')
+                self.chunk(b'data: {"candidates": [{"content": \r\n\r\n')
                 continue
-            self._record("response", chunk)
+            self.record("response", chunk)
             data = json.dumps(chunk)
             if sse:
-                self._chunk(f"data: {data}\r\n\r\n".encode())
+                self.chunk(f"data: {data}\r\n\r\n".encode())
             else:
                 prefix = "[" if count == 0 else ",\r\n"
-                self._chunk((prefix + data).encode())
+                self.chunk((prefix + data).encode())
         if not sse:
-            self._chunk(b"]")
-        self._chunk(b"")
+            self.chunk(b"]")
+        self.chunk(b"")
 
 
 def _camel(name: str) -> str:
@@ -415,65 +373,13 @@ def _chunks(model: str, body: dict[str, Any], behaviour: Behaviour) -> list[dict
     return chunks
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, api_key: str) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.api_key = api_key
-        self.state = _State()
-
-
-class GeminiStandIn:
+class GeminiStandIn(StandIn):
     """The stand-in server: ``with GeminiStandIn() as server: server.base_url ...``."""
 
+    handler = _Handler
+    poll_interval = 0.05
+
     def __init__(self, api_key: str = API_KEY) -> None:
+        super().__init__()
         self.api_key = api_key
-        self._server = _Server(api_key)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    @property
-    def requests(self) -> list[Recorded]:
-        return self._server.state.requests
-
-    @property
-    def sent(self) -> list[Sent]:
-        return self._server.state.sent
-
-    def script(self, *behaviours: Behaviour) -> GeminiStandIn:
-        """Queue behaviours for the next requests, one each, in order."""
-        with self._server.state.lock:
-            self._server.state.script.extend(behaviours)
-        return self
-
-    def reset(self) -> None:
-        """Forget the script and the records (between tests sharing one server)."""
-        state = self._server.state
-        with state.lock:
-            state.script.clear()
-            state.requests.clear()
-            state.sent.clear()
-
-    def start(self) -> GeminiStandIn:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._server.state.closing.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> GeminiStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        self._server.state.api_key = api_key
