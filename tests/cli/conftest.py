@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import Result
+from llm_standins import PROVIDER_ENV, OpenAIStandIn, closed_port
 from typer.testing import CliRunner
 
 import krystal
@@ -72,3 +73,19 @@ def run_python(subprocess_env: dict[str, str], tmp_path: Path) -> RunPython:
         )
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def no_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every local server at a closed port, no API key: only what a test starts exists."""
+    for name in PROVIDER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name in ("OLLAMA_HOST", "LMSTUDIO_HOST", "VLLM_HOST"):
+        monkeypatch.setenv(name, f"127.0.0.1:{closed_port()}")
+
+
+@pytest.fixture
+def local_server() -> Iterator[OpenAIStandIn]:
+    """An OpenAI-compatible server that wants no key (LM Studio, vLLM)."""
+    with OpenAIStandIn(api_key=None) as server:
+        yield server

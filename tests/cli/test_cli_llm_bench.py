@@ -3,52 +3,10 @@
 from __future__ import annotations
 
 import json
-import socket
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-# The stand-ins live with the LLM tests; make them importable when this folder runs alone.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "llm"))
-
-from standins.common import Fail, Reply
-from standins.openai_server import API_KEY, MODEL, OpenAIStandIn
-
-PROVIDER_ENV = [
-    "OLLAMA_HOST", "OLLAMA_MODEL", "LMSTUDIO_HOST", "LMSTUDIO_MODEL", "VLLM_HOST",
-    "VLLM_MODEL", "OPENAI_API_KEY", "OPENAI_MODEL", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY",
-    "ANTHROPIC_MODEL", "ANTHROPIC_BASE_URL", "GEMINI_API_KEY", "GEMINI_MODEL",
-    "GEMINI_BASE_URL",
-]  # fmt: skip
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(autouse=True)
-def no_servers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every local server at a closed port, no API key: only what a test starts exists."""
-    for name in PROVIDER_ENV:
-        monkeypatch.delenv(name, raising=False)
-    for name in ("OLLAMA_HOST", "LMSTUDIO_HOST", "VLLM_HOST"):
-        monkeypatch.setenv(name, f"127.0.0.1:{_closed_port()}")
-
-
-@pytest.fixture
-def local_server() -> Iterator[OpenAIStandIn]:
-    """An OpenAI-compatible server that wants no key (LM Studio, vLLM)."""
-    with OpenAIStandIn(api_key=None) as server:
-        yield server
-
-
-def chat_bodies(server: OpenAIStandIn) -> list[dict[str, Any]]:
-    return [r.body for r in server.requests if r.path.endswith("/chat/completions")]
+from llm_standins import API_KEY, MODEL, Fail, OpenAIStandIn, Reply, chat_bodies
 
 
 def test_bench_json_times_each_usable_provider(
