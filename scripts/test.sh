@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+bash scripts/system_deps.sh
 python3 -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 # MicroPython and Pyodide for the kernel parity tests, pinned in package-lock.json.
 npm ci --no-audit --no-fund --loglevel=error
