@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from krystal.llm._cache import ResponseCache, request_key
 from krystal.llm._config import (
@@ -45,7 +45,7 @@ from krystal.llm._ratelimit import RateLimiter
 from krystal.llm._structured import Schema, reask
 from krystal.llm._transport import CircuitBreaker, Transport
 from krystal.llm._types import Message, ProviderType, Response, StreamEvent, Tool, to_messages
-from krystal.llm.providers.base import Options, Provider, ServerEvent
+from krystal.llm.providers.base import Options, Provider
 
 log = logging.getLogger("krystal.llm")
 
@@ -72,7 +72,11 @@ def provider_class(name: str) -> type[Provider]:
             f"{name}: its adapter {module_name}.{class_name} cannot be loaded: {error}",
             provider=name,
         ) from error
-    return cls  # type: ignore[no-any-return]
+    if not (isinstance(cls, type) and issubclass(cls, Provider)):
+        raise UnavailableError(
+            f"{name}: {module_name}.{class_name} is not a Provider subclass", provider=name
+        )
+    return cls
 
 
 @dataclass
@@ -624,13 +628,9 @@ class LLMClient:
         if self.rate_limit is not None:
             self.rate_limit.acquire()
         started = time.perf_counter()
-        # Transport.stream and the adapters' parse_stream are generators (typed as
-        # iterators); they are closed below so an abandoned stream frees its connection.
-        events = cast(
-            "Generator[ServerEvent, None, None]",
-            backend.transport.stream(backend.provider.build_request(history, opts)),
-        )
-        parsed = cast("Generator[StreamEvent, None, None]", backend.provider.parse_stream(events))
+        # both generators are closed below, so an abandoned stream frees its connection
+        events = backend.transport.stream(backend.provider.build_request(history, opts))
+        parsed = backend.provider.parse_stream(events)
         try:
             for event in parsed:
                 if event.done:
@@ -654,10 +654,7 @@ class LLMClient:
         if self.rate_limit is not None:
             await self.rate_limit.aacquire()
         started = time.perf_counter()
-        events = cast(
-            "AsyncGenerator[ServerEvent, None]",
-            backend.transport.astream(backend.provider.build_request(history, opts)),
-        )
+        events = backend.transport.astream(backend.provider.build_request(history, opts))
         inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
         async def read() -> None:
@@ -671,9 +668,7 @@ class LLMClient:
                     raise
 
         reader = asyncio.ensure_future(read())
-        parsed = cast(
-            "Generator[StreamEvent, None, None]", backend.provider.parse_stream(_drain(inbox))
-        )
+        parsed = backend.provider.parse_stream(_drain(inbox))
         try:
             while True:
                 event = await asyncio.to_thread(next, parsed, _END)

@@ -78,8 +78,21 @@ class RateLimitError(LLMError):
 
     retryable = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        provider: str = "",
+        status_code: int | None = None,
+        provider_message: str = "",
+    ) -> None:
+        super().__init__(
+            message,
+            provider=provider,
+            status_code=status_code,
+            provider_message=provider_message,
+        )
         self.retry_after = retry_after
 
 

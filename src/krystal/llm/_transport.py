@@ -27,7 +27,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Iterator
 from typing import Any
 
 from krystal._imports import require
@@ -225,7 +225,7 @@ class Transport:
             self.breaker.failure()
         if not error.retryable or attempt >= self.retry_count:
             raise error
-        delay = self.retry_delay * 2**attempt
+        delay = self.retry_delay * 2.0**attempt
         delay = delay / 2 + random.uniform(0, delay / 2)  # jitter: spread a thundering herd
         if isinstance(error, RateLimitError) and error.retry_after is not None:
             delay = max(delay, error.retry_after)
@@ -271,7 +271,7 @@ class Transport:
         response = self._open(request, stream=False)
         return response.status_code, self._json(response)
 
-    def stream(self, request: Request) -> Iterator[ServerEvent]:
+    def stream(self, request: Request) -> Generator[ServerEvent, None, None]:
         """The events of a streamed answer; the response closes when iteration stops."""
         response = self._open(request, stream=True)
         try:
@@ -321,7 +321,7 @@ class Transport:
         response = await self._aopen(request, stream=False)
         return response.status_code, self._json(response)
 
-    async def astream(self, request: Request) -> AsyncIterator[ServerEvent]:
+    async def astream(self, request: Request) -> AsyncGenerator[ServerEvent, None]:
         """Async :meth:`stream`."""
         response = await self._aopen(request, stream=True)
         try:

@@ -106,10 +106,7 @@ class Message:
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise InputError(f"message role {self.role!r}: expected one of {', '.join(ROLES)}")
-        if self.content is None:
-            self.content = ""
-        if not isinstance(self.content, str):
-            self.content = [_part(part) for part in self.content]
+        self.content = _content(self.content)
 
     @property
     def text(self) -> str:
@@ -183,9 +180,23 @@ def _tool_call(value: ToolCall | Mapping[str, Any]) -> ToolCall:
     return ToolCall(id=str(value.get("id", "")), name=str(function["name"]), arguments=arguments)
 
 
-def _part(part: Mapping[str, Any] | str) -> dict[str, Any]:
+def _content(value: object) -> str | list[dict[str, Any]]:
+    """Message content as text or normalised parts; ``None`` (an assistant turn that only
+    calls tools, in OpenAI-style dicts) is empty text."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Iterable) and not isinstance(value, Mapping | bytes):
+        return [_part(part) for part in value]
+    raise InputError(f"message content {value!r}: expected a string or a list of content parts")
+
+
+def _part(part: object) -> dict[str, Any]:
     if isinstance(part, str):
         return {"type": "text", "text": part}
+    if not isinstance(part, Mapping):
+        raise InputError(f"content part {part!r}: expected a string or a mapping")
     kind = part.get("type")
     if kind == "text":
         return {"type": "text", "text": str(part.get("text", ""))}

@@ -30,7 +30,7 @@ What differs from the neutral (OpenAI-style) format:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from krystal.llm._types import Usage
@@ -147,7 +147,7 @@ class Anthropic(Provider):
             tool_calls=calls,
         )
 
-    def parse_stream(self, events: Iterator[ServerEvent]) -> Iterator[StreamEvent]:
+    def parse_stream(self, events: Iterator[ServerEvent]) -> Generator[StreamEvent, None, None]:
         blocks: dict[int, dict[str, Any]] = {}
         calls: list[ToolCall] = []
         tokens_input = tokens_output = 0

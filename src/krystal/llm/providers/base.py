@@ -35,7 +35,7 @@ from __future__ import annotations
 import email.utils
 import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -149,14 +149,13 @@ class Provider:
         """A 2xx JSON body as a :class:`Response` (latency is filled in by the client)."""
         raise NotImplementedError
 
-    def parse_stream(self, events: Iterator[ServerEvent]) -> Iterator[StreamEvent]:
+    def parse_stream(self, events: Iterator[ServerEvent]) -> Generator[StreamEvent, None, None]:
         """Text deltas, then exactly one final event with ``done=True``.
 
         Raise :class:`ProviderError` when the stream ends before its end marker or an
         event does not parse, and :meth:`map_error`'s result for an in-stream error event.
         """
         raise NotImplementedError(f"{self.name} does not stream")
-        yield  # pragma: no cover
 
     def parse_models(self, body: Any) -> list[str]:
         """Model names from the :meth:`probe_request` answer (empty when unknown)."""

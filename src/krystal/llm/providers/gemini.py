@@ -35,7 +35,7 @@ What differs from the neutral (OpenAI-style) format:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from krystal._errors import InputError
@@ -193,7 +193,7 @@ class Gemini(Provider):
             tool_calls=calls,
         )
 
-    def parse_stream(self, events: Iterator[ServerEvent]) -> Iterator[StreamEvent]:
+    def parse_stream(self, events: Iterator[ServerEvent]) -> Generator[StreamEvent, None, None]:
         calls: list[ToolCall] = []
         usage = Usage()
         model = ""
@@ -239,7 +239,8 @@ class Gemini(Provider):
                     provider_message=str(reason),
                 )
         candidate = candidates[0] if candidates else {}
-        text, calls = [], []
+        text: list[str] = []
+        calls: list[ToolCall] = []
         for part in (candidate.get("content") or {}).get("parts") or []:
             if part.get("thought"):
                 continue

@@ -69,7 +69,7 @@ def _answer(request: Any) -> Any:
                 "usage": usage,
             },
         )
-    chunks = [
+    chunks: list[dict[str, Any]] = [
         {"choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}]}
         for word in text.split()
     ]

@@ -17,7 +17,7 @@ and eval durations. What differs from the neutral format:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from krystal._errors import InputError
@@ -79,7 +79,7 @@ class Ollama(Provider):
             tool_calls=calls,
         )
 
-    def parse_stream(self, events: Iterator[ServerEvent]) -> Iterator[StreamEvent]:
+    def parse_stream(self, events: Iterator[ServerEvent]) -> Generator[StreamEvent, None, None]:
         calls: list[ToolCall] = []
         for event in events:
             chunk = self.load_json(event.data)

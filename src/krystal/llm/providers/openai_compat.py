@@ -17,7 +17,7 @@ key: each is a three-line subclass.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from krystal.llm._types import Message, ProviderType, Response, StreamEvent, ToolCall, Usage
@@ -105,7 +105,7 @@ class OpenAICompatible(Provider):
             tool_calls=calls,
         )
 
-    def parse_stream(self, events: Iterator[ServerEvent]) -> Iterator[StreamEvent]:
+    def parse_stream(self, events: Iterator[ServerEvent]) -> Generator[StreamEvent, None, None]:
         finish = "stop"
         usage = None
         model = ""
