@@ -6,6 +6,7 @@ set -euo pipefail
 
 packages=(
   # one package per line; add the binary you need and why in a comment
+  postgresql       # initdb/pg_ctl: the service tests start a throwaway PostgreSQL cluster
 )
 
 missing=()

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from krystal.cli import _bench, _config_cmd, _demo, _health, _llm
+from krystal.cli import _bench, _config_cmd, _demo, _health, _keys, _llm, _serve
 from krystal.cli._console import print_json, stdout
 
 app = typer.Typer(
@@ -52,3 +52,5 @@ app.command(name="demo")(_demo.demo)
 app.command(name="bench")(_bench.bench)
 app.add_typer(_config_cmd.config_app, name="config")
 app.add_typer(_llm.llm_app, name="llm")
+app.command(name="serve")(_serve.serve)
+app.add_typer(_keys.keys_app, name="keys")

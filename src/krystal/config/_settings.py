@@ -165,6 +165,20 @@ class KrystalSettings(BaseSettings):
         default=60.0, gt=0.0, description="Deadline of one LLM call in seconds, retries included."
     )
 
+    # The service (``krystal serve``, ``krystal keys``); see krystal.server.ServerSettings.
+    server_host: str = Field(default="127.0.0.1", description="Address `krystal serve` binds.")
+    server_port: int = Field(default=8000, ge=0, le=65535, description="Port of `krystal serve`.")
+    server_db: str = Field(
+        default="sqlite:///krystal.db", description="Service database URL (SQLite or PostgreSQL)."
+    )
+    server_auth: bool = Field(default=False, description="Require API keys on the service.")
+    server_reward_wait: float = Field(
+        default=60.0, gt=0.0, description="Seconds a decision waits for its reward."
+    )
+    server_default_reward: float = Field(
+        default=0.0, allow_inf_nan=False, description="Reward given when the wait runs out."
+    )
+
     @field_validator("domain", mode="before")
     @classmethod
     def _known_domain(cls, value: Any) -> Any:

@@ -1,0 +1,155 @@
+"""``create_app``: the FastAPI application of ``krystal serve``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+from krystal._errors import CallOrderError, ConfigError, InputError
+from krystal._version import __version__
+from krystal.server import _legacy, _routes
+from krystal.server import _schemas as s
+from krystal.server._auth import requires
+from krystal.server._errors import ServiceError
+from krystal.server._metrics import ServiceMetrics
+from krystal.server._service import Service
+from krystal.server._settings import ServerSettings
+
+_STATUS = ((ServiceError, None), (CallOrderError, 409), (InputError, 422), (ConfigError, 422))
+
+
+def create_app(settings: ServerSettings | None = None) -> FastAPI:
+    """The service as an ASGI app; the database opens when the app starts (lifespan).
+
+    ``app.state.service`` is the :class:`Service` (agents, keys, storage) and
+    ``app.state.metrics`` the Prometheus registry.
+
+    >>> app = create_app(ServerSettings(db="sqlite:///example.db"))
+    >>> paths = app.openapi()["paths"]
+    >>> sorted(paths["/v1/agents/{name}/decide"]), "/api/reward" in paths
+    (['post'], True)
+    """
+    settings = ServerSettings() if settings is None else settings
+    settings.check_bind()
+    service = Service(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(service.start)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(service.stop)
+
+    app = FastAPI(
+        title="Krystal",
+        version=__version__,
+        description="Hosted Krystal agents: observe, decide, reward over HTTP.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.settings = settings
+    app.state.metrics = metrics = ServiceMetrics(service)
+    app.include_router(_routes.router)
+    app.include_router(_legacy.router)
+
+    async def known_error(request: Request, exc: Exception) -> JSONResponse:
+        status = next(code or exc.status for kind, code in _STATUS if isinstance(exc, kind))  # type: ignore[attr-defined]
+        metrics.errors.labels(str(status)).inc()
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        metrics.errors.labels(str(exc.status_code)).inc()
+        return await http_exception_handler(request, exc)
+
+    async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        metrics.errors.labels("422").inc()
+        return await request_validation_exception_handler(request, exc)
+
+    for kind, _code in _STATUS:
+        app.add_exception_handler(kind, known_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+
+    @app.get("/health", response_model=s.Health, responses={503: {"model": s.Health}})
+    async def health() -> Any:
+        """Readiness: the database answers and commits succeed (503 otherwise)."""
+        problem = await run_in_threadpool(service.check_database)
+        body = {
+            "status": "ok" if problem is None else "unavailable",
+            "database": "ok" if problem is None else problem,
+            "agents": len(service.agents()),
+            "uptime_seconds": _uptime(service),
+        }
+        return JSONResponse(body, status_code=200 if problem is None else 503)
+
+    @app.get("/health/live", response_model=s.Health)
+    async def live() -> Any:
+        """Liveness: the process answers (the database is not checked)."""
+        return {
+            "status": "ok",
+            "database": "not checked",
+            "agents": len(service.agents()),
+            "uptime_seconds": _uptime(service),
+        }
+
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        dependencies=[Depends(requires("viewer"))],
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
+    async def prometheus() -> Response:
+        """Prometheus metrics: decisions, rewards, decide latency, phase per agent, errors."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> dict[str, str]:
+        return {
+            "service": "krystal",
+            "docs": "/docs",
+            "openapi": "/openapi.json",
+            "health": "/health",
+        }
+
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The app for ``uvicorn --factory`` (``krystal serve --reload``): settings from the
+    ``KRYSTAL_SERVER_*`` variables that ``krystal serve`` sets."""
+    env = os.environ
+    return create_app(
+        ServerSettings(
+            db=env.get("KRYSTAL_SERVER_DB", ServerSettings.db),
+            host=env.get("KRYSTAL_SERVER_HOST", ServerSettings.host),
+            port=int(env.get("KRYSTAL_SERVER_PORT", ServerSettings.port)),
+            auth=env.get("KRYSTAL_SERVER_AUTH", "false").lower() in ("1", "true", "yes"),
+            reward_wait=float(env.get("KRYSTAL_SERVER_REWARD_WAIT", ServerSettings.reward_wait)),
+            default_reward=float(
+                env.get("KRYSTAL_SERVER_DEFAULT_REWARD", ServerSettings.default_reward)
+            ),
+        )
+    )
+
+
+def _uptime(service: Service) -> float:
+    import time
+
+    return time.time() - service.started_at

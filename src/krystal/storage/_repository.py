@@ -1,0 +1,265 @@
+"""``Storage``: every read and write the service makes, in one place, over SQLAlchemy Core.
+
+The hot-path writes (events, checkpoints, agents created or deleted) go through
+:class:`~krystal.storage.EventWriter`, which applies them with :meth:`Storage.apply` in
+batches; everything here is also usable on its own, e.g. by ``krystal keys``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
+
+from krystal._errors import InputError
+from krystal.storage import _models as m
+from krystal.storage._engine import create_engine
+from krystal.storage._keys import ROLES, hash_token, new_token, role_rank
+
+
+class StoredAgent(NamedTuple):
+    """An agent row with its latest checkpoint (``seq`` -1 and ``state`` None if none)."""
+
+    id: str
+    name: str
+    spec: str
+    created_at: float
+    seq: int
+    state: str | None
+
+
+class StoredEvent(NamedTuple):
+    """One row of the event log."""
+
+    seq: int
+    kind: str
+    decision_id: str | None
+    reward: float | None
+    payload: str
+    created_at: float
+
+
+class StoredKey(NamedTuple):
+    """An API key as stored (never the token itself)."""
+
+    id: str
+    name: str
+    role: str
+    created_at: float
+    revoked_at: float | None
+
+
+class Write(NamedTuple):
+    """One write for :meth:`Storage.apply`: ``kind`` is event, checkpoint, agent or delete."""
+
+    kind: str
+    row: dict[str, Any]
+
+
+class Storage:
+    """The service's database: SQLite file by default, PostgreSQL by URL.
+
+    >>> import tempfile, os
+    >>> db = Storage("sqlite:///" + os.path.join(tempfile.mkdtemp(), "k.db"))
+    >>> key, token = db.create_key("ci", "operator")
+    >>> db.key_for_token(token).role, db.key_for_token("krs_wrong")
+    ('operator', None)
+    >>> db.close()
+    """
+
+    def __init__(self, url: str) -> None:
+        import sqlalchemy
+
+        self._sa = sqlalchemy
+        self.engine = create_engine(url)
+        self.url = self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return str(self.engine.dialect.name)
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()
+
+    def ping(self) -> None:
+        """Run a trivial query; raises if the database cannot be reached."""
+        with self.engine.connect() as connection:
+            connection.execute(self._sa.text("SELECT 1"))
+
+    # -- batched writes ------------------------------------------------------------
+
+    def apply(self, writes: Sequence[Write]) -> None:
+        """Apply ``writes`` in order in one transaction (all or nothing)."""
+        sa = self._sa
+        with self.engine.begin() as connection:
+            start = 0
+            while start < len(writes):
+                kind = writes[start].kind
+                end = start
+                while end < len(writes) and writes[end].kind == kind:
+                    end += 1
+                rows = [write.row for write in writes[start:end]]
+                if kind == "event":
+                    connection.execute(sa.insert(m.events), rows)
+                elif kind == "agent":
+                    connection.execute(sa.insert(m.agents), rows)
+                elif kind == "checkpoint":
+                    for row in rows:
+                        self._upsert_checkpoint(connection, row)
+                elif kind == "delete":
+                    for row in rows:
+                        self._delete_agent(connection, row["agent_id"])
+                else:
+                    raise ValueError(f"unknown write kind {kind!r}")
+                start = end
+
+    def _upsert_checkpoint(self, connection: Any, row: dict[str, Any]) -> None:
+        sa = self._sa
+        done = connection.execute(
+            sa.update(m.checkpoints)
+            .where(m.checkpoints.c.agent_id == row["agent_id"])
+            .values(seq=row["seq"], state=row["state"], created_at=row["created_at"])
+        )
+        if done.rowcount == 0:
+            connection.execute(sa.insert(m.checkpoints), [row])
+
+    def _delete_agent(self, connection: Any, agent_id: str) -> None:
+        sa = self._sa
+        connection.execute(sa.delete(m.events).where(m.events.c.agent_id == agent_id))
+        connection.execute(sa.delete(m.checkpoints).where(m.checkpoints.c.agent_id == agent_id))
+        connection.execute(sa.delete(m.agents).where(m.agents.c.id == agent_id))
+
+    # -- agents and events ---------------------------------------------------------
+
+    def load_agents(self) -> list[StoredAgent]:
+        """Every agent with its latest checkpoint, oldest agent first."""
+        sa = self._sa
+        query = (
+            sa.select(
+                m.agents.c.id,
+                m.agents.c.name,
+                m.agents.c.spec,
+                m.agents.c.created_at,
+                m.checkpoints.c.seq,
+                m.checkpoints.c.state,
+            )
+            .select_from(
+                m.agents.outerjoin(m.checkpoints, m.checkpoints.c.agent_id == m.agents.c.id)
+            )
+            .order_by(m.agents.c.created_at, m.agents.c.name)
+        )
+        with self.engine.connect() as connection:
+            return [
+                StoredAgent(
+                    r.id, r.name, r.spec, r.created_at, -1 if r.seq is None else r.seq, r.state
+                )
+                for r in connection.execute(query)
+            ]
+
+    def events_after(self, agent_id: str, seq: int) -> Iterator[StoredEvent]:
+        """The agent's events with a sequence number above ``seq``, in order."""
+        sa = self._sa
+        e = m.events.c
+        query = (
+            sa.select(e.seq, e.kind, e.decision_id, e.reward, e.payload, e.created_at)
+            .where(e.agent_id == agent_id, e.seq > seq)
+            .order_by(e.seq)
+        )
+        with self.engine.connect() as connection:
+            for row in connection.execute(query).yield_per(1000):
+                yield StoredEvent(*row)
+
+    def last_seq(self, agent_id: str) -> int:
+        """The agent's highest event sequence number (-1 if it has none)."""
+        sa = self._sa
+        with self.engine.connect() as connection:
+            value = connection.execute(
+                sa.select(sa.func.max(m.events.c.seq)).where(m.events.c.agent_id == agent_id)
+            ).scalar()
+        return -1 if value is None else int(value)
+
+    def decision_events(self, agent_id: str, decision_id: str) -> list[StoredEvent]:
+        """The logged events of one decision (its decide and, once rewarded, its reward)."""
+        sa = self._sa
+        e = m.events.c
+        query = (
+            sa.select(e.seq, e.kind, e.decision_id, e.reward, e.payload, e.created_at)
+            .where(e.decision_id == decision_id, e.agent_id == agent_id)
+            .order_by(e.seq)
+        )
+        with self.engine.connect() as connection:
+            return [StoredEvent(*row) for row in connection.execute(query)]
+
+    def count_events(self, agent_id: str | None = None, kind: str | None = None) -> int:
+        """How many events are logged (optionally of one agent and/or one kind)."""
+        sa = self._sa
+        query = sa.select(sa.func.count()).select_from(m.events)
+        if agent_id is not None:
+            query = query.where(m.events.c.agent_id == agent_id)
+        if kind is not None:
+            query = query.where(m.events.c.kind == kind)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar() or 0)
+
+    # -- API keys ------------------------------------------------------------------
+
+    def create_key(self, name: str, role: str) -> tuple[StoredKey, str]:
+        """Create a key; returns it with its token (shown once: only the hash is stored)."""
+        role_rank(role)
+        if not isinstance(name, str) or not name.strip() or len(name) > 100:
+            raise InputError(f"name: expected a label of 1 to 100 characters, got {name!r}")
+        key_id, token = new_token()
+        key = StoredKey(key_id, name.strip(), role, time.time(), None)
+        row = key._asdict() | {"token_hash": hash_token(token)}
+        with self.engine.begin() as connection:
+            connection.execute(self._sa.insert(m.api_keys), [row])
+        return key, token
+
+    def key_for_token(self, token: str) -> StoredKey | None:
+        """The active (not revoked) key whose token this is, or None."""
+        sa = self._sa
+        k = m.api_keys.c
+        query = sa.select(k.id, k.name, k.role, k.created_at, k.revoked_at).where(
+            k.token_hash == hash_token(token), k.revoked_at.is_(None)
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else StoredKey(*row)
+
+    def list_keys(self, include_revoked: bool = False) -> list[StoredKey]:
+        """The keys, oldest first (revoked ones too with ``include_revoked``)."""
+        sa = self._sa
+        k = m.api_keys.c
+        query = sa.select(k.id, k.name, k.role, k.created_at, k.revoked_at).order_by(
+            k.created_at, k.id
+        )
+        if not include_revoked:
+            query = query.where(k.revoked_at.is_(None))
+        with self.engine.connect() as connection:
+            return [StoredKey(*row) for row in connection.execute(query)]
+
+    def get_key(self, key_id: str) -> StoredKey | None:
+        """One key by id (revoked or not), or None."""
+        sa = self._sa
+        k = m.api_keys.c
+        query = sa.select(k.id, k.name, k.role, k.created_at, k.revoked_at).where(k.id == key_id)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else StoredKey(*row)
+
+    def revoke_key(self, key_id: str) -> bool:
+        """Revoke a key; False if there is no active key with that id."""
+        sa = self._sa
+        k = m.api_keys.c
+        with self.engine.begin() as connection:
+            done = connection.execute(
+                sa.update(m.api_keys)
+                .where(k.id == key_id, k.revoked_at.is_(None))
+                .values(revoked_at=time.time())
+            )
+        return bool(done.rowcount)
+
+
+__all__ = ["ROLES", "Storage", "StoredAgent", "StoredEvent", "StoredKey", "Write"]

@@ -1,0 +1,179 @@
+"""The service layer in-process: decisions, rewards, expiry, restore after a crash."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from krystal import InputError, Krystal, KrystalConfig
+from krystal._errors import CallOrderError
+from krystal.server import ConflictError, NotFoundError, ServerSettings, Service
+
+
+def _service(tmp_path: Path, **options: object) -> Service:
+    service = Service(ServerSettings(db=f"sqlite:///{tmp_path / 'k.db'}", **options))  # type: ignore[arg-type]
+    service.start()
+    return service
+
+
+def _crash(service: Service) -> None:
+    """Stop the way a killed process does: commit nothing more, checkpoint nothing."""
+    service._stop.set()
+    assert service.writer is not None and service.storage is not None
+    service.writer.close()
+    service.storage.close()
+
+
+def _observation(rng: random.Random) -> dict[str, float]:
+    return {"load": rng.random(), "latency": 50 + 100 * rng.random()}
+
+
+def test_hosted_agent_decides_like_a_local_one_across_a_crash(tmp_path: Path) -> None:
+    space = {"replicas": {"type": "int", "low": 1, "high": 8}, "cache": {"type": "bool"}}
+    service = _service(tmp_path, checkpoint_interval=3600)
+    summary, done = service.create_agent("twin", space=space, config={"seed": 11})
+    done.result(10)
+    local = Krystal(KrystalConfig.from_dict(summary["config"]), space=summary["space"])
+    rng = random.Random(3)
+    for step in range(30):
+        if step == 20:  # crash: only the creation checkpoint exists; the rest is replayed
+            _crash(service)
+            service = _service(tmp_path, checkpoint_interval=3600)
+            assert service.agent("twin").krystal.cycle == 20
+        observation = _observation(rng)
+        decision, done = service.decide("twin", observation)
+        done.result(10)
+        assert decision["action"] == local.observe(observation).decide()
+        reward = rng.random()
+        answer, done = service.reward("twin", decision["decision_id"], reward)
+        done.result(10)
+        assert answer["td_error"] == pytest.approx(local.reward(reward), abs=1e-12)
+    assert service.agent("twin").krystal.cycle == local.cycle == 30
+    service.stop()
+    # A clean stop checkpoints: nothing is left to replay and the state is the same.
+    service = _service(tmp_path)
+    agent = service.agent("twin")
+    assert agent.checkpoint_seq == agent.seq and agent.krystal.cycle == 30
+    assert agent.krystal.total_reward == pytest.approx(local.total_reward)
+    service.stop()
+
+
+def test_duplicates_conflicts_and_unknown_ids(tmp_path: Path) -> None:
+    service = _service(tmp_path)
+    decision, _ = service.decide("default", {"x": 1.0})
+    did = decision["decision_id"]
+    first, done = service.reward("default", did, 0.5)
+    done.result(10)
+    again, _ = service.reward("default", did, 0.5)
+    assert again["duplicate"] and again["td_error"] == first["td_error"]
+    assert service.agent("default").krystal.cycle == 1
+    with pytest.raises(ConflictError, match=r"already rewarded with 0\.5; got 0\.7"):
+        service.reward("default", did, 0.7)
+    with pytest.raises(NotFoundError, match="unknown id"):
+        service.reward("default", "never-issued", 0.5)
+    with pytest.raises(NotFoundError, match="no agent named 'ghost'"):
+        service.decide("ghost", {"x": 1.0})
+    # Duplicates are answered from the event log once the memory has forgotten them.
+    service.agent("default").settled.clear()
+    from_log, _ = service.reward("default", did, 0.5)
+    assert from_log["duplicate"] and from_log["td_error"] == first["td_error"]
+    service.stop()
+
+
+def test_bad_input_changes_nothing(tmp_path: Path) -> None:
+    service = _service(tmp_path)
+    agent = service.agent("default")
+    with pytest.raises(CallOrderError, match="observe"):
+        service.decide("default", None)
+    seq = agent.seq
+    with pytest.raises(InputError, match="x: expected a finite number"):
+        service.decide("default", {"x": float("nan")})
+    decision, _ = service.decide("default", {"x": 1.0})
+    with pytest.raises(InputError, match="reward: expected a finite number"):
+        service.reward("default", decision["decision_id"], float("inf"))
+    assert agent.seq == seq + 1 and decision["decision_id"] in agent.pending
+    with pytest.raises(InputError, match="decision_id: expected 8-64"):
+        service.decide("default", {"x": 1.0}, "bad id!")
+    with pytest.raises(InputError, match="auto_reward"):
+        service.create_agent("auto", config={"auto_reward": True})
+    with pytest.raises(InputError, match="name: expected 1-64"):
+        service.create_agent("no spaces")
+    with pytest.raises(ConflictError, match="already exists"):
+        service.create_agent("default")
+    service.stop()
+
+
+def test_a_retried_decide_returns_the_same_decision(tmp_path: Path) -> None:
+    service = _service(tmp_path)
+    first, _ = service.decide("default", {"x": 1.0}, "retry-me-123")
+    second, _ = service.decide("default", {"x": 1.0}, "retry-me-123")
+    assert first == second and service.agent("default").decisions == 1
+    service.reward("default", "retry-me-123", 1.0)[1].result(10)  # type: ignore[union-attr]
+    with pytest.raises(ConflictError, match="already used"):
+        service.decide("default", {"x": 1.0}, "retry-me-123")
+    service.stop()
+
+
+def test_a_superseded_decision_is_recorded_but_not_learned(tmp_path: Path) -> None:
+    service = _service(tmp_path)
+    older, _ = service.decide("default", {"x": 1.0})
+    newer, _ = service.decide("default", {"x": 2.0})
+    late, _ = service.reward("default", older["decision_id"], 0.2)
+    current, done = service.reward("default", newer["decision_id"], 0.9)
+    done.result(10)
+    assert (late["learned"], late["td_error"]) == (False, None)
+    assert current["learned"] and current["td_error"] is not None
+    agent = service.agent("default")
+    assert agent.krystal.cycle == 1 and agent.rewards == 2
+    records = {r["decision_id"]: r for r in agent.recent_decisions()}
+    assert records[older["decision_id"]]["superseded"] is True
+    assert records[newer["decision_id"]]["reward"] == 0.9
+    service.stop()
+
+
+def test_unrewarded_decisions_get_the_default_reward_after_the_wait(tmp_path: Path) -> None:
+    service = _service(tmp_path, reward_wait=5.0, default_reward=-0.25)
+    decision, _ = service.decide("default", {"x": 1.0})
+    service.upkeep(now=decision["created_at"] + 4.0)
+    assert decision["decision_id"] in service.agent("default").pending
+    service.upkeep(now=decision["created_at"] + 5.0)
+    agent = service.agent("default")
+    assert agent.pending == {} and agent.default_rewards == 1
+    assert agent.krystal.cycle == 1 and agent.krystal.total_reward == -0.25
+    with pytest.raises(NotFoundError, match="expired"):
+        service.reward("default", decision["decision_id"], -0.25)
+    service.stop()
+    assert service.storage is not None
+    restarted = _service(tmp_path)
+    assert restarted.agent("default").default_rewards == 1
+    with pytest.raises(NotFoundError, match="expired"):  # from the log after a restart
+        restarted.reward("default", decision["decision_id"], 1.0)
+    restarted.stop()
+
+
+def test_pending_decisions_survive_a_restart(tmp_path: Path) -> None:
+    service = _service(tmp_path)
+    decision, done = service.decide("default", {"x": 1.0})
+    done.result(10)
+    _crash(service)
+    service = _service(tmp_path)
+    answer, done = service.reward("default", decision["decision_id"], 1.0)
+    done.result(10)
+    assert answer["learned"] and service.agent("default").krystal.cycle == 1
+    service.stop()
+
+
+def test_keys_cannot_grant_more_than_the_caller_has(tmp_path: Path) -> None:
+    service = _service(tmp_path)
+    key, token = service.create_key("ops", "admin", by_role="admin")
+    assert service.authenticate(token) == key
+    with pytest.raises(InputError, match="a admin key cannot create a superadmin key"):
+        service.create_key("root", "superadmin", by_role="admin")
+    boss, _ = service.create_key("boss", "superadmin", by_role="superadmin")
+    with pytest.raises(InputError, match="cannot revoke"):
+        service.revoke_key(boss.id, by_role="admin")
+    service.revoke_key(key.id, by_role="admin")
+    assert service.authenticate(token) is None  # at once, not after the cache expires
+    service.stop()

@@ -1,0 +1,137 @@
+"""The storage layer on SQLite and on a real PostgreSQL: schema, batched writes, keys."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from krystal import ConfigError, InputError
+from krystal.storage import EventWriter, Storage, Write, hash_token, normalise_url
+
+
+def _event(agent: str, seq: int, kind: str = "observe", **extra: object) -> Write:
+    row = {
+        "agent_id": agent,
+        "seq": seq,
+        "kind": kind,
+        "decision_id": None,
+        "reward": None,
+        "payload": json.dumps({"n": seq}),
+        "created_at": time.time(),
+    }
+    row.update(extra)
+    return Write("event", row)
+
+
+def test_migrations_create_the_schema_once(db_url: str) -> None:
+    first = Storage(db_url)
+    first.close()
+    again = Storage(db_url)  # a second start finds the schema at head and changes nothing
+    with again.engine.connect() as connection:
+        tables = set(sa.inspect(connection).get_table_names())
+        version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    again.close()
+    assert {"krystal_agents", "krystal_checkpoints", "krystal_events", "krystal_api_keys"} <= tables
+    assert version == "0001"
+
+
+def test_writes_apply_in_order_and_all_or_nothing(db_url: str) -> None:
+    db = Storage(db_url)
+    spec = json.dumps({"preset": None})
+    db.apply(
+        [
+            Write("agent", {"id": "a1", "name": "one", "spec": spec, "created_at": 1.0}),
+            _event("a1", 0),
+            _event("a1", 1, "reward", decision_id="d1", reward=0.5),
+            Write("checkpoint", {"agent_id": "a1", "seq": 1, "state": "{}", "created_at": 2.0}),
+            Write("checkpoint", {"agent_id": "a1", "seq": 2, "state": "{}", "created_at": 3.0}),
+        ]
+    )
+    # seq 1 again violates the per-agent order: the whole batch is refused.
+    with pytest.raises(sa.exc.IntegrityError):
+        db.apply([_event("a1", 2), _event("a1", 1)])
+    agents = db.load_agents()
+    events = list(db.events_after("a1", -1))
+    assert [(a.name, a.seq) for a in agents] == [("one", 2)]
+    assert [e.seq for e in events] == [0, 1]
+    assert db.decision_events("a1", "d1")[0].reward == 0.5
+    assert db.last_seq("a1") == 1
+    db.apply([Write("delete", {"agent_id": "a1"})])
+    assert db.load_agents() == [] and db.count_events() == 0
+    db.close()
+
+
+def test_the_writer_groups_concurrent_writes_into_few_commits(db_url: str) -> None:
+    db = Storage(db_url)
+    writer = EventWriter(db)
+    futures = []
+    lock = threading.Lock()
+
+    def produce(agent: str) -> None:
+        for seq in range(100):
+            future = writer.submit([_event(agent, seq)])
+            with lock:
+                futures.append(future)
+
+    threads = [threading.Thread(target=produce, args=(f"agent{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for future in futures:
+        future.result(timeout=30)
+    writer.close()
+    assert db.count_events() == 400
+    assert writer.writes == 400
+    assert writer.batches < 400  # group commit: several requests share a transaction
+    for i in range(4):  # each producer's events are stored in the order submitted
+        assert [e.seq for e in db.events_after(f"agent{i}", -1)] == list(range(100))
+    db.close()
+
+
+def test_a_failed_commit_fails_every_request_in_it(db_url: str) -> None:
+    db = Storage(db_url)
+    writer = EventWriter(db)
+    writer.submit([_event("a", 0)]).result(timeout=30)
+    duplicate = writer.submit([_event("a", 0)])
+    with pytest.raises(sa.exc.IntegrityError):
+        duplicate.result(timeout=30)
+    assert writer.last_error is not None
+    writer.submit([_event("a", 1)]).result(timeout=30)  # the writer keeps going
+    assert writer.last_error is None
+    writer.close()
+    assert db.count_events("a") == 2
+    db.close()
+
+
+def test_keys_are_stored_hashed_and_can_be_revoked(db_url: str) -> None:
+    db = Storage(db_url)
+    key, token = db.create_key("ci", "operator")
+    with db.engine.connect() as connection:
+        stored = connection.execute(sa.text("SELECT * FROM krystal_api_keys")).mappings().all()
+    assert len(stored) == 1
+    assert token not in json.dumps([dict(row) for row in stored], default=str)
+    assert stored[0]["token_hash"] == hash_token(token)
+    assert db.key_for_token(token) == key
+    assert db.revoke_key(key.id) is True
+    assert db.revoke_key(key.id) is False
+    assert db.key_for_token(token) is None
+    assert db.list_keys() == []
+    assert [k.id for k in db.list_keys(include_revoked=True)] == [key.id]
+    with pytest.raises(InputError, match="role: expected one of viewer, operator"):
+        db.create_key("x", "root")
+    db.close()
+
+
+def test_database_urls_are_checked() -> None:
+    assert str(normalise_url("postgresql://u@h/d")) == "postgresql+psycopg://u@h/d"
+    with pytest.raises(ConfigError, match="SQLite or PostgreSQL"):
+        normalise_url("mysql://h/d")
+    with pytest.raises(ConfigError, match="in-memory"):
+        normalise_url("sqlite://")
+    with pytest.raises(ConfigError, match="db: expected a database URL"):
+        normalise_url("not a url")
