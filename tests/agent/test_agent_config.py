@@ -19,6 +19,7 @@ BAD = [
     ("horizon", 0), ("horizon", 65), ("horizon", False),
     ("backend", "cuda"), ("backend", None), ("backend", 1),
     ("interactions", "cubic"), ("interactions", None),
+    ("policy", "bandit"), ("policy", None),
     ("enable_phase", 1), ("enable_phase", "yes"),
     ("enable_swarm", 0), ("enable_swarm", None),
     ("auto_reward", "false"),

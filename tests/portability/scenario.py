@@ -263,6 +263,42 @@ def section_policy(mod):
     }
 
 
+def section_arms(mod):
+    # A contextual choice among three unordered arms, then the same through a learner.
+    rng = Rng(53)
+    policy = mod.ArmsPolicy([[0.0], [0.5], [1.0]], 2, rng)
+    arms, errors = [], []
+    for step in range(120):
+        z = [rng.gauss(), rng.gauss()]
+        psi = [1.0] + z  # noqa: RUF005 - MicroPython has no [*x] displays
+        a = policy.propose(psi, z, 0.8 if step < 60 else 0.1)
+        best = 0.0 if z[0] < -0.4 else (0.5 if z[0] < 0.4 else 1.0)
+        reward = (1.0 if a[0] == best else 0.0) + rng.gauss(0.0, 0.05)
+        errors.append(policy.learn(psi, z, a, reward))
+        arms.append(a[0])
+    probe_z = [1.0, 0.0]
+    probe_psi = [1.0] + probe_z  # noqa: RUF005 - as above
+    from kernel.learner import Learner
+
+    learner = Learner(state_dim=1, action_dim=1, seed=59, arms=[[0.0], [1.0]])
+    chosen = []
+    for step in range(60):
+        x = [float(step % 3)]
+        learner.observe(x)
+        a = learner.decide()
+        learner.reward(1.0 if (a[0] == 1.0) == (x[0] > 0.5) else 0.0)
+        chosen.append(a[0])
+    return {
+        "arms": arms[::3],
+        "errors": errors[::3],
+        "greedy": policy.greedy(probe_psi, probe_z),
+        "predict": policy.predict(probe_psi, probe_z, [0.5]),
+        "state": policy.get_state(),
+        "learner_arms": chosen,
+        "learner_metrics": learner.metrics(),
+    }
+
+
 def section_learner(mod):
     # A context-dependent optimum that shifts half-way: exercises the normaliser, critic,
     # phase engine, policy, swarm and both replay buffers together.
@@ -345,6 +381,7 @@ SECTIONS = [
     ("replay", "kernel.replay", section_replay),
     ("swarm", "kernel.swarm", section_swarm),
     ("policy", "kernel.policy", section_policy),
+    ("arms", "kernel.arms", section_arms),
     ("learner", "kernel.learner", section_learner),
 ]
 

@@ -6,11 +6,11 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from krystal._errors import CallOrderError, InputError, StateFileError
+from krystal._errors import CallOrderError, ConfigError, InputError, StateFileError
 from krystal._version import __version__
 from krystal.agent._config import KrystalConfig
 from krystal.agent._phase import Phase
-from krystal.agent._spaces import ActionSpace
+from krystal.agent._spaces import ActionSpace, Choice
 from krystal.agent._state_file import read_state, write_state
 from krystal.kernel.features import action_size
 from krystal.kernel.learner import Learner
@@ -74,6 +74,7 @@ class Krystal:
         # No seed: a fresh one from the OS, kept so that a saved agent resumes exactly.
         seed = int.from_bytes(os.urandom(6), "big") if c.seed is None else c.seed
         self._seed = seed
+        arms = self._arms()
         self._learner = Learner(
             c.state_dim,
             c.action_dim,
@@ -88,8 +89,10 @@ class Krystal:
             prior_var=c.prior_variance,
             horizon=c.horizon,
             locality=c.locality,
-            model=_model(c),
+            model=None if arms else _model(c),
             interactions=c.interactions,
+            arms=arms,
+            arm_models=_arm_models(c, len(arms)) if arms else None,
         )
         self._pid = Pid(
             c.pid_kp, c.pid_ki, c.pid_kd, out_min=c.pid_output_min, out_max=c.pid_output_max
@@ -101,6 +104,25 @@ class Krystal:
         self._last_observation: dict[str, float] = {}
         self._missing_total = 0
         self._optimize_calls = 0
+
+    def _arms(self) -> list[list[float]] | None:
+        # The arms policy assumes no order between options, so "auto" picks it where
+        # an order would be invented: an all-discrete space with an unordered choice.
+        policy = self._config.policy
+        if policy == "surface":
+            return None
+        space = self._space
+        points = None if space is None else space.points(MAX_ARMS)
+        if policy == "arms":
+            if points is None:
+                raise ConfigError(
+                    "policy: 'arms' needs a named action space of integer, choice and bool "
+                    f"knobs with at most {MAX_ARMS} combinations"
+                )
+            return points
+        if points is None or space is None:
+            return None
+        return points if any(isinstance(dim, Choice) for dim in space.values()) else None
 
     # -- the loop -------------------------------------------------------------------
 
@@ -366,6 +388,10 @@ class Krystal:
         )
 
 
+MAX_ARMS = 64
+"""The most combinations of discrete knobs the arms policy enumerates."""
+
+
 def _model(config: KrystalConfig) -> BayesLinear | None:
     """The reward model for the configured backend (None: the kernel's own)."""
     if config.backend != "numpy":
@@ -376,6 +402,19 @@ def _model(config: KrystalConfig) -> BayesLinear | None:
     size = action_size(config.state_dim, config.action_dim, context)
     model = NumpyBayesLinear(size, config.prior_variance, config.forgetting)
     return cast(BayesLinear, model)
+
+
+def _arm_models(config: KrystalConfig, count: int) -> list[BayesLinear] | None:
+    """One reward model per arm for the configured backend (None: the kernel's own)."""
+    if config.backend != "numpy":
+        return None
+    from krystal.agent._numpy_model import NumpyBayesLinear
+
+    size = config.state_dim * (4 if config.interactions == "rbf" else 1) + 1
+    return [
+        cast(BayesLinear, NumpyBayesLinear(size, config.prior_variance, config.forgetting))
+        for _ in range(count)
+    ]
 
 
 def _finite_number(name: str, value: Any) -> float:

@@ -37,6 +37,7 @@ class KrystalConfig:
     locality: float = 0.15
     backend: str = "python"
     interactions: str = "linear"
+    policy: str = "auto"
     pid_kp: float = 1.0
     pid_ki: float = 0.1
     pid_kd: float = 0.0
@@ -52,6 +53,8 @@ class KrystalConfig:
             _fail("interactions", self.interactions, "'linear' or 'rbf'")
         if self.backend not in ("python", "numpy"):
             _fail("backend", self.backend, "'python' or 'numpy'")
+        if self.policy not in ("auto", "surface", "arms"):
+            _fail("policy", self.policy, "'auto', 'surface' or 'arms'")
         for name in ("enable_phase", "enable_swarm", "auto_reward"):
             if not isinstance(getattr(self, name), bool):
                 _fail(name, getattr(self, name), "true or false")

@@ -4,7 +4,8 @@ The learner works in [0, 1] per knob. A space turns those numbers into typed val
 (and back), so ``decide()`` can return ``{"replicas": 4, "mode": "fast"}`` and never a
 value outside a knob's bounds. Integers and choices are rounded to the nearest level,
 so the learner is told (via :meth:`ActionSpace.snap`) the value that was really used.
-Choices are treated as ordered (list them from least to most, e.g. low..ultra).
+A space of discrete knobs only (integers, choices, booleans) can also list its points
+(:meth:`ActionSpace.points`): the arms the agent chooses among when it assumes no order.
 """
 
 import math
@@ -121,7 +122,10 @@ class Integer(Dimension):
 
 
 class Choice(Dimension):
-    """One of a list of options, treated as ordered.
+    """One of a list of options.
+
+    The response-surface policy treats the options as ordered (list them from least to
+    most); the arms policy, the default when every knob is discrete, assumes no order.
 
     >>> quality = Choice(["low", "medium", "high"])
     >>> quality.decode(0.0), quality.decode(0.6), quality.encode("high")
@@ -264,6 +268,35 @@ class ActionSpace(Mapping[str, Dimension]):
     def snap(self, units: list[float]) -> list[float]:
         """The unit-box point of the value actually applied for ``units``."""
         return [dim.encode(dim.decode(u)) for dim, u in zip(self._dims.values(), units)]
+
+    def points(self, limit: int) -> list[list[float]] | None:
+        """Every unit-box point of an all-discrete space, or None (a float knob, or more
+        than ``limit`` combinations).
+
+        >>> ActionSpace.from_spec({"mode": {"type": "choice", "options": ["a", "b", "c"]},
+        ...                        "cache": {"type": "bool"}}).points(16)
+        [[0.0, 0.0], [0.0, 1.0], [0.5, 0.0], [0.5, 1.0], [1.0, 0.0], [1.0, 1.0]]
+        """
+        levels = []
+        for dim in self._dims.values():
+            if isinstance(dim, Integer):
+                values: list[Any] = list(range(dim.low, dim.high + 1))
+            elif isinstance(dim, Choice):
+                values = dim.options
+            elif isinstance(dim, Boolean):
+                values = [False, True]
+            else:
+                return None
+            levels.append([dim.encode(v) for v in values])
+        total = 1
+        for level in levels:
+            total *= len(level)
+        if total > limit:
+            return None
+        out: list[list[float]] = [[]]
+        for level in levels:
+            out = [[*point, u] for point in out for u in level]
+        return out
 
     def check(self, values: Mapping[str, Any]) -> None:
         """Raise :class:`InputError` unless ``values`` names every knob with a legal value."""

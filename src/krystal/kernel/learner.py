@@ -20,6 +20,7 @@ hot (GAS or PLASMA): a population search that explores the action box more evenl
 local jitter, scored by the TD error so that the situation's own value is discounted.
 """
 
+from .arms import ArmsPolicy
 from .features import state_features, state_size
 from .linear_model import BayesLinear
 from .normalizer import RunningNormalizer
@@ -43,6 +44,9 @@ class Learner:
     the local weighting around the operating point (0: off); ``interactions`` whether
     the action's effect depends on the state linearly or through its RBF features;
     ``model`` replaces the reward model (e.g. a numpy implementation of the same maths).
+    ``arms``, a list of actions, makes the learner choose among them only, with one
+    reward model per arm (:mod:`.arms`: for unordered options); ``arm_models`` replaces
+    those models.
 
     >>> learner = Learner(state_dim=1, action_dim=1, seed=3)
     >>> for step in range(300):
@@ -71,6 +75,8 @@ class Learner:
         locality: float = 0.15,
         model: BayesLinear | None = None,
         interactions: str = "linear",
+        arms: list[list[float]] | None = None,
+        arm_models: list[BayesLinear] | None = None,
     ) -> None:
         if state_dim < 1:
             raise ValueError("state_dim: expected an integer >= 1, got " + repr(state_dim))
@@ -82,6 +88,7 @@ class Learner:
         self.state_dim = state_dim
         self.action_dim = action_dim
         self.forgetting = float(forgetting)
+        self._prior_var = float(prior_var)
         if horizon < 1:
             raise ValueError("horizon: expected an integer >= 1, got " + repr(horizon))
         self.horizon = int(horizon)
@@ -93,17 +100,32 @@ class Learner:
         self.normalizer = RunningNormalizer(state_dim)
         self.critic = TDLambda(state_size(state_dim), learning_rate, gamma, lam)
         self.phase = PhaseEngine(enabled=enable_phase)
-        self.policy = ResponseSurfacePolicy(
-            state_dim,
-            action_dim,
-            self.rng,
-            prior_var=prior_var,
-            forgetting=forgetting,
-            persistence=1.0 - 1.0 / horizon,
-            locality=locality,
-            model=model,
-            context_dim=state_size(state_dim) - 1 if interactions == "rbf" else state_dim,
-        )
+        self.policy: ResponseSurfacePolicy | ArmsPolicy
+        if arms is None:
+            self.policy = ResponseSurfacePolicy(
+                state_dim,
+                action_dim,
+                self.rng,
+                prior_var=prior_var,
+                forgetting=forgetting,
+                persistence=1.0 - 1.0 / horizon,
+                locality=locality,
+                model=model,
+                context_dim=state_size(state_dim) - 1 if interactions == "rbf" else state_dim,
+            )
+        else:
+            if any(len(arm) != action_dim for arm in arms):
+                raise ValueError("arms: expected actions of length " + str(action_dim))
+            self.policy = ArmsPolicy(
+                arms,
+                state_dim,
+                self.rng,
+                prior_var,
+                forgetting,
+                arm_models,
+                rbf_context=interactions == "rbf",
+            )
+            self.enable_swarm = False  # a finite set of actions: nothing between to search
         self.swarm = ParticleSwarm(action_dim, self.rng, particles=max(2, swarm_particles))
         self.recent = ReplayBuffer(_RECENT, self.rng)
         self.transitions = PrioritizedReplay(256, self.rng)
@@ -217,8 +239,7 @@ class Learner:
         return 1.0 - (1.0 - self.forgetting) * boost
 
     def _refit(self) -> None:
-        model = self.policy.model
-        model.inflate(model.prior_var * 0.1)
+        self.policy.reopen(self._prior_var * 0.1)
         for psi, z, action, r in self.recent.items()[-_REFIT:]:
             self.policy.learn(psi, z, action, r, self._forgetting())
 
@@ -244,7 +265,7 @@ class Learner:
         out["total_reward"] = self.total_reward
         out["td_error"] = self.last_td_error
         out["prediction_error"] = self.last_prediction_error
-        out["model_samples"] = self.policy.model.count
+        out["model_samples"] = self.policy.count
         out["swarm_best"] = self.swarm.best_score
         return out
 

@@ -85,6 +85,15 @@ class ResponseSurfacePolicy:
         self._pairs = self._sq + m
         self._inter = self._pairs + m * (m - 1) // 2
 
+    @property
+    def count(self) -> int:
+        """Outcomes learned so far."""
+        return self.model.count
+
+    def reopen(self, amount: float) -> None:
+        """Add ``amount`` to every weight variance (re-open the model after a shift)."""
+        self.model.inflate(amount)
+
     def _pair_index(self, i: int, j: int) -> int:
         # Position of a_i * a_j (i < j) in the row-major upper triangle.
         m = self.action_dim
