@@ -1,0 +1,111 @@
+"""``RemoteKrystal`` against a real ``krystal serve``: same loop as the local agent,
+retries that cannot double-count, clear errors."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from dropping_proxy import DroppingProxy
+from live_server import LiveServer, free_port
+
+from krystal import InputError, Krystal, KrystalConfig
+from krystal._errors import CallOrderError
+from krystal.client import AsyncRemoteKrystal, RemoteError, RemoteKrystal
+from krystal.storage import Storage
+
+
+@pytest.fixture
+def server(tmp_path: Path, serve: Callable[..., LiveServer]) -> LiveServer:
+    return serve(f"sqlite:///{tmp_path / 'k.db'}")
+
+
+def _observations(n: int) -> list[dict[str, float]]:
+    rng = random.Random(5)
+    return [{"fps": rng.random(), "gpu_temp": rng.random()} for _ in range(n)]
+
+
+def test_remote_agent_runs_the_same_loop_as_a_local_one(server: LiveServer) -> None:
+    space = {
+        "quality": {"type": "choice", "options": ["low", "high"]},
+        "scale": {"type": "float", "low": 0.5, "high": 1.0},
+    }
+    remote = RemoteKrystal.create(server.url, "twin", space=space, config={"seed": 9})
+    local = Krystal(KrystalConfig(seed=9), space=space)
+    for i, observation in enumerate(_observations(15)):
+        assert remote.observe(observation).decide() == local.observe(observation).decide()
+        assert remote.reward(i / 15) == pytest.approx(local.reward(i / 15), abs=1e-12)
+    assert remote.cycle == local.cycle == 15
+    assert remote.total_reward == pytest.approx(local.total_reward)
+    assert remote.get_phase() == local.get_phase()
+    assert remote.get_metrics()["cycle"] == 15
+    assert remote.last_action == local.last_action
+    remote.close()
+
+
+def test_async_remote_agent_runs_the_same_loop(server: LiveServer) -> None:
+    async def run() -> list[object]:
+        async with AsyncRemoteKrystal(server.url, "default") as remote:
+            actions = []
+            for observation in _observations(5):
+                actions.append(await remote.observe(observation).decide())
+                await remote.reward(0.5)
+            assert (await remote.info())["cycle"] == 5
+            return actions
+
+    actions = asyncio.run(run())
+    assert len(actions) == 5 and all(len(a) == 4 for a in actions)  # type: ignore[arg-type]
+
+
+def test_a_lost_reward_answer_is_retried_without_counting_twice(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    proxy = DroppingProxy(server.port, "/rewards")
+    remote = RemoteKrystal(proxy.url, "default", retries=3, backoff=0.01)
+    remote.observe({"x": 1.0}).decide()
+    td_error = remote.reward(0.75)
+    assert proxy.dropped == 1  # the first answer was lost after the server stored the reward
+    info = httpx.get(server.url + "/v1/agents/default").json()
+    assert (info["cycle"], info["rewards"], info["total_reward"]) == (1, 1, 0.75)
+    recent = httpx.get(server.url + "/v1/agents/default/decisions").json()["decisions"]
+    assert recent[0]["td_error"] == td_error  # the retry got the first answer again
+    storage = Storage(f"sqlite:///{tmp_path / 'k.db'}")
+    assert storage.count_events(kind="reward") == 1
+    storage.close()
+    proxy.close()
+
+
+def test_a_lost_decide_answer_is_retried_as_the_same_decision(server: LiveServer) -> None:
+    proxy = DroppingProxy(server.port, "/decide")
+    remote = RemoteKrystal(proxy.url, "default", retries=2, backoff=0.01)
+    action = remote.observe({"x": 1.0}).decide()
+    assert proxy.dropped == 1
+    info = httpx.get(server.url + "/v1/agents/default").json()
+    assert info["decisions"] == 1 and info["pending"] == 1
+    remote.reward(1.0)
+    recent = httpx.get(server.url + "/v1/agents/default/decisions").json()["decisions"]
+    assert recent[0]["action"] == action and recent[0]["reward"] == 1.0
+    proxy.close()
+
+
+def test_errors_are_clear(server: LiveServer) -> None:
+    remote = RemoteKrystal(server.url, "default")
+    with pytest.raises(CallOrderError, match="call decide"):
+        remote.reward(1.0)
+    with pytest.raises(InputError, match="objective: not supported"):
+        remote.observe({"x": 1.0}).decide(objective=lambda a: 0.0)
+    with pytest.raises(InputError, match="x: expected a finite number"):
+        remote.observe({"x": float("nan")})
+    with pytest.raises(RemoteError, match="no agent named 'ghost'") as missing:
+        RemoteKrystal(server.url, "ghost").observe({"x": 1.0}).decide()
+    assert missing.value.status == 404
+    with pytest.raises(InputError, match="state_dims: unknown setting"):
+        RemoteKrystal.create(server.url, "typo", config={"state_dims": 3})
+    nowhere = RemoteKrystal(f"http://127.0.0.1:{free_port()}", retries=1, backoff=0.01)
+    with pytest.raises(RemoteError, match="could not reach the Krystal service") as lost:
+        nowhere.observe({"x": 1.0}).decide()
+    assert lost.value.status == 0

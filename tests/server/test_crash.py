@@ -1,0 +1,85 @@
+"""``kill -9`` mid-load: every acknowledged reward is in the database, agents resume."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+from live_server import LiveServer
+
+from krystal.storage import Storage
+
+AGENTS = ("crash-a", "crash-b", "crash-c")
+CLIENTS = 6
+
+
+def _drive(url: str, agent: str, seed: int, acked: list[tuple[str, str, float, int]]) -> None:
+    """decide -> reward until the server goes away; record every acknowledged reward."""
+    rng = random.Random(seed)
+    with httpx.Client(base_url=url, timeout=5) as client:
+        while True:
+            try:
+                observation = {"load": rng.random(), "queue": rng.random()}
+                decision = client.post(
+                    f"/v1/agents/{agent}/decide", json={"observation": observation}
+                )
+                decision.raise_for_status()
+                did, value = decision.json()["decision_id"], round(rng.uniform(-1, 1), 6)
+                answer = client.post(
+                    f"/v1/agents/{agent}/rewards", json={"decision_id": did, "reward": value}
+                )
+                answer.raise_for_status()
+            except httpx.HTTPError:
+                return  # the server was killed: this reward was never acknowledged
+            acked.append((agent, did, value, answer.json()["cycle"]))
+
+
+def test_acknowledged_rewards_survive_kill_9(db_url: str, serve: Callable[..., LiveServer]) -> None:
+    server = serve(db_url)
+    with httpx.Client(base_url=server.url, timeout=10) as admin:
+        for i, name in enumerate(AGENTS):
+            created = admin.post("/v1/agents", json={"name": name, "config": {"seed": i}})
+            assert created.status_code == 201
+    acked: list[tuple[str, str, float, int]] = []
+    threads = [
+        threading.Thread(target=_drive, args=(server.url, AGENTS[i % len(AGENTS)], i, acked))
+        for i in range(CLIENTS)
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(2.0)
+    server.kill()  # SIGKILL: no shutdown hook, no final checkpoint
+    for thread in threads:
+        thread.join(30)
+    assert len(acked) >= 60, f"too little load before the kill: {len(acked)} rewards"
+
+    storage = Storage(db_url)
+    ids = {agent.name: agent.id for agent in storage.load_agents()}
+    missing = []
+    for agent, did, value, _ in acked:
+        stored = [e.reward for e in storage.decision_events(ids[agent], did) if e.kind == "reward"]
+        if stored != [value]:
+            missing.append((agent, did, value, stored))
+    storage.close()
+    assert missing == []
+
+    restarted = LiveServer(db_url, server.folder).start()
+    try:
+        with httpx.Client(base_url=restarted.url, timeout=10) as client:
+            for name in AGENTS:
+                before = client.get(f"/v1/agents/{name}").json()
+                acknowledged = [cycle for agent, _, _, cycle in acked if agent == name]
+                assert before["cycle"] >= max(acknowledged, default=0)
+                assert before["rewards"] >= len(acknowledged)
+                did = client.post(
+                    f"/v1/agents/{name}/decide", json={"observation": {"load": 0.5}}
+                ).json()["decision_id"]
+                answer = client.post(
+                    f"/v1/agents/{name}/rewards", json={"decision_id": did, "reward": 0.1}
+                ).json()
+                assert answer["learned"] and answer["cycle"] == before["cycle"] + 1
+    finally:
+        restarted.stop()
