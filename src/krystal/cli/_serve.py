@@ -49,8 +49,11 @@ def serve(
     try:
         from krystal.server import ServerSettings
 
+        from krystal.storage import normalise_url
+
         server = ServerSettings.from_settings(settings, host=host, port=port, db=db, auth=auth)
         server.check_bind()
+        normalise_url(server.db)
         import uvicorn
     except MissingExtraError as exc:
         fail(str(exc))
