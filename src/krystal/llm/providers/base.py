@@ -139,6 +139,15 @@ class Provider:
         """The request that checks the server is up and lists its models."""
         return Request("GET", self.probe_path or "/", headers=self.auth_headers())
 
+    def instead(self, request: Request, error: LLMError) -> Request | None:
+        """A request to send in place of one the server refused with ``error`` because it
+        lacks a feature the request used (None: no such fallback, the error stands).
+
+        The transport sends it once, outside the retry count; an adapter that returns one
+        should also stop using the feature for later requests.
+        """
+        return None
+
     def auth_headers(self) -> dict[str, str]:
         """Headers that carry the API key (none by default)."""
         return {}

@@ -4,7 +4,9 @@ The neutral format is already OpenAI's, so translation is short:
 
 - image parts become ``image_url`` parts (base64 data as a ``data:`` URL);
 - tool calls carry their arguments as a JSON *string* on the wire;
-- structured output is ``response_format: {"type": "json_schema", ...}``;
+- structured output is ``response_format: {"type": "json_schema", ...}``; a server that
+  refuses that form (llama-cpp-python's knows only ``{"type": "json_object", "schema":
+  ...}``) gets the request again in its form, and keeps getting that form;
 - streams are SSE ``data:`` chunks ending in ``data: [DONE]``; with
   ``stream_options: {"include_usage": true}`` a last chunk with no choices carries the
   usage, and tool-call arguments arrive as fragments keyed by ``index``;
@@ -18,8 +20,10 @@ key: each is a three-line subclass.
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
+from krystal.llm._errors import BadRequestError, LLMError, ServerError
 from krystal.llm._types import Message, ProviderType, Response, StreamEvent, ToolCall, Usage
 from krystal.llm.providers.base import Options, Provider, Request, ServerEvent
 
@@ -38,6 +42,11 @@ class OpenAICompatible(Provider):
     #: OpenAI deprecated ``max_tokens`` for ``max_completion_tokens``; servers that copy
     #: the API lag behind, so they keep the old name.
     max_tokens_field = "max_completion_tokens"
+
+    def __init__(self, api_key: str = "") -> None:
+        super().__init__(api_key)
+        #: ``"json_schema"`` (OpenAI's form) until the server refuses it
+        self.schema_form = "json_schema"
 
     def auth_headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.api_key}"} if self.api_key else {}
@@ -73,16 +82,31 @@ class OpenAICompatible(Provider):
                 else {"type": "function", "function": {"name": options.tool_choice}}
             )
         if options.json_schema is not None:
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": options.schema_name, "schema": options.json_schema},
-            }
+            body["response_format"] = self._response_format(
+                options.schema_name, options.json_schema
+            )
         if options.stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
         body.update(options.extra)
         headers = {"content-type": "application/json", **self.auth_headers()}
         return Request("POST", "/chat/completions", body, headers)
+
+    def _response_format(self, name: str, schema: dict[str, Any]) -> dict[str, Any]:
+        if self.schema_form == "json_object":
+            return {"type": "json_object", "schema": schema}
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
+
+    def instead(self, request: Request, error: LLMError) -> Request | None:
+        wanted = (request.json or {}).get("response_format") or {}
+        # llama-cpp-python answers its validation errors with a 500, others with 400/422
+        refused = isinstance(error, BadRequestError | ServerError)
+        refused = refused and "response_format" in str(error)
+        if not refused or wanted.get("type") != "json_schema":
+            return None
+        self.schema_form = "json_object"
+        form = self._response_format("", wanted["json_schema"]["schema"])
+        return replace(request, json={**(request.json or {}), "response_format": form})
 
     # -- answers --------------------------------------------------------------------------
 
@@ -182,7 +206,9 @@ class VLLM(OpenAICompatible):
 def _message(message: Message) -> dict[str, Any]:
     out: dict[str, Any] = {"role": message.role}
     if isinstance(message.content, str) or message.role in ("assistant", "tool"):
-        out["content"] = message.text if message.content or not message.tool_calls else None
+        # "" rather than null beside tool calls: OpenAI takes both, but servers that copy
+        # the API (llama-cpp-python's) insist on a string
+        out["content"] = message.text
     else:
         out["content"] = [_part(part) for part in message.content]
     if message.tool_calls:
