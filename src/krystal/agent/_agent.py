@@ -411,8 +411,9 @@ def _arm_models(config: KrystalConfig, count: int) -> list[BayesLinear] | None:
     from krystal.agent._numpy_model import NumpyBayesLinear
 
     size = config.state_dim * (4 if config.interactions == "rbf" else 1) + 1
+    per_weight = config.prior_variance / size  # as ArmsPolicy spreads its prior
     return [
-        cast(BayesLinear, NumpyBayesLinear(size, config.prior_variance, config.forgetting))
+        cast(BayesLinear, NumpyBayesLinear(size, per_weight, config.forgetting))
         for _ in range(count)
     ]
 

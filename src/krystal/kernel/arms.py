@@ -61,11 +61,15 @@ class ArmsPolicy:
         self.context_size = context_size
         self.rng = rng
         if models is None:
-            models = [BayesLinear(context_size, prior_var, forgetting) for _ in arms]
+            # The prior is per weight: spread over the context's features so that the
+            # prior spread of a prediction does not grow with the number of metrics.
+            per_weight = prior_var / context_size
+            models = [BayesLinear(context_size, per_weight, forgetting) for _ in arms]
         elif len(models) != len(arms) or any(m.size != context_size for m in models):
             raise ValueError("models: expected one model of size " + str(context_size) + " per arm")
         self.models = models
         self.noise_var = 1.0
+        self._residuals = 0
         self.last_arm = 0
 
     @property
@@ -118,7 +122,12 @@ class ArmsPolicy:
         """Update the model of the arm nearest ``action``; return its prediction error."""
         x = self._context(psi, z)
         error = self.models[self.arm_of(action)].update(x, reward, forgetting)
-        self.noise_var += 0.02 * (error * error - self.noise_var)
+        # The residual variance sets the Thompson spread: a running mean that starts
+        # from 1 as if seen 5 times, so it fits the reward's own scale within a few
+        # dozen outcomes without collapsing on the first few lucky ones.
+        self._residuals += 1
+        rate = max(0.02, 1.0 / (self._residuals + 5))
+        self.noise_var += rate * (error * error - self.noise_var)
         return error
 
     def predict(self, psi: list[float], z: list[float], action: list[float]) -> float:
@@ -135,6 +144,7 @@ class ArmsPolicy:
         return {
             "models": [m.get_state() for m in self.models],
             "noise_var": self.noise_var,
+            "residuals": self._residuals,
             "last_arm": self.last_arm,
         }
 
@@ -146,4 +156,5 @@ class ArmsPolicy:
         for model, saved in zip(self.models, models):
             model.set_state(saved)
         self.noise_var = float(state["noise_var"])
+        self._residuals = int(state["residuals"])
         self.last_arm = int(state["last_arm"])
