@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   # one package per line; add the binary you need and why in a comment
   postgresql       # initdb/pg_ctl: the service tests start a throwaway PostgreSQL cluster
+  chromium         # the dashboard's browser tests (Playwright drives it; no downloaded browser)
   build-essential  # cc/c++: pip compiles llama.cpp for the real-model LLM test (llm-local extra)
   cmake            # llama-cpp-python's build (scikit-build-core) drives llama.cpp's CMake
   ninja-build      # the generator that build uses (else pip fetches ninja from PyPI)

@@ -128,6 +128,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             "health": "/health",
         }
 
+    from krystal.server.dashboard import mount_dashboard  # the dashboard takes "/"
+
+    mount_dashboard(app)
     return app
 
 
