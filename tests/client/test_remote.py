@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,7 +58,13 @@ def test_async_remote_agent_runs_the_same_loop(server: LiveServer) -> None:
             assert (await remote.info())["cycle"] == 5
             return actions
 
-    actions = asyncio.run(run())
+    # A loop of its own in a thread of its own: other tests (browser drivers) may leave
+    # an event loop marked as running in the main thread.
+    results: list[list[object]] = []
+    worker = threading.Thread(target=lambda: results.append(asyncio.run(run())))
+    worker.start()
+    worker.join(60)
+    actions = results[0]
     assert len(actions) == 5 and all(len(a) == 4 for a in actions)  # type: ignore[arg-type]
 
 

@@ -12,6 +12,7 @@ the rest as :class:`RemoteError`).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import secrets
 import time
@@ -25,6 +26,15 @@ from krystal._errors import CallOrderError, InputError
 from krystal.client._errors import RemoteError
 
 _RETRY_STATUS = (502, 503, 504)
+
+# Decision ids are made here so that a retried decide is recognised as the same one: a
+# random prefix per process and a counter (one os.urandom call, not one per decision).
+_ID_PREFIX = "c" + secrets.token_hex(8)
+_id_counter = itertools.count()
+
+
+def _new_decision_id() -> str:
+    return f"{_ID_PREFIX}{next(_id_counter):08x}"
 
 
 class _Remote:
@@ -67,7 +77,7 @@ class _Remote:
                 "objective: not supported by a remote agent (the service cannot call your "
                 "function); expected None"
             )
-        return {"observation": self._observation, "decision_id": secrets.token_hex(12)}
+        return {"observation": self._observation, "decision_id": _new_decision_id()}
 
     def _decided(self, answer: dict[str, Any]) -> Any:
         self._observation = None  # sent; the service remembers it as the current state

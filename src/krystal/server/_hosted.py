@@ -14,6 +14,7 @@ has superseded is stored, counted and acknowledged but does not train the model
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -168,7 +169,7 @@ class HostedAgent:
             if observation is not None:
                 self.krystal.observe(observation)
             action = self.krystal.decide()  # CallOrderError (nothing changed) if never observed
-            did = decision_id or secrets.token_hex(12)
+            did = decision_id or _new_decision_id()
             response = self._decision_response(did, action, now)
             self._record_decision(did, action, now, response)
             rows = [
@@ -508,6 +509,17 @@ class HostedAgent:
                 "created_at": now,
             },
         )
+
+
+# Decision ids: a random prefix per process and a counter. Unique across restarts without
+# a system call per decision (os.urandom costs milliseconds on some sandboxed kernels);
+# they are not secrets: keys guard who may reward.
+_ID_PREFIX = secrets.token_hex(8)
+_id_counter = itertools.count()
+
+
+def _new_decision_id() -> str:
+    return f"{_ID_PREFIX}{next(_id_counter):08x}"
 
 
 def _record_of(response: Mapping[str, Any]) -> dict[str, Any]:
