@@ -114,6 +114,18 @@ class _Remote:
     def _request_kwargs(self, body: Any) -> dict[str, Any]:
         return {"json": body} if body is not None else {}
 
+    def _retry(self, outcome: httpx.Response | httpx.TransportError, attempt: int) -> bool:
+        if attempt >= self.retries:
+            return False
+        return isinstance(outcome, httpx.TransportError) or outcome.status_code in _RETRY_STATUS
+
+    def _settle(
+        self, outcome: httpx.Response | httpx.TransportError, attempt: int
+    ) -> dict[str, Any]:
+        if isinstance(outcome, httpx.TransportError):
+            raise _lost(outcome, self.url, attempt + 1) from outcome
+        return _answer(outcome)
+
 
 def _check_observation(obs: Mapping[str, float]) -> dict[str, float]:
     if not isinstance(obs, Mapping) or not obs:
@@ -246,13 +258,13 @@ class RemoteKrystal(_Remote):
         attempt = 0
         while True:
             try:
-                response = self._http.request(method, path, **self._request_kwargs(body))
+                outcome: httpx.Response | httpx.TransportError = self._http.request(
+                    method, path, **self._request_kwargs(body)
+                )
             except httpx.TransportError as exc:
-                if attempt >= self.retries:
-                    raise _lost(exc, self.url, attempt + 1) from exc
-            else:
-                if response.status_code not in _RETRY_STATUS or attempt >= self.retries:
-                    return _answer(response)
+                outcome = exc
+            if not self._retry(outcome, attempt):
+                return self._settle(outcome, attempt)
             time.sleep(self.backoff * 2**attempt)
             attempt += 1
 
@@ -316,12 +328,12 @@ class AsyncRemoteKrystal(_Remote):
         attempt = 0
         while True:
             try:
-                response = await self._http.request(method, path, **self._request_kwargs(body))
+                outcome: httpx.Response | httpx.TransportError = await self._http.request(
+                    method, path, **self._request_kwargs(body)
+                )
             except httpx.TransportError as exc:
-                if attempt >= self.retries:
-                    raise _lost(exc, self.url, attempt + 1) from exc
-            else:
-                if response.status_code not in _RETRY_STATUS or attempt >= self.retries:
-                    return _answer(response)
+                outcome = exc
+            if not self._retry(outcome, attempt):
+                return self._settle(outcome, attempt)
             await asyncio.sleep(self.backoff * 2**attempt)
             attempt += 1
