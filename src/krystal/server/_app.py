@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from krystal._errors import CallOrderError, ConfigError, InputError
+from krystal._errors import CallOrderError, ConfigError, InputError, MissingExtraError
 from krystal._version import __version__
 from krystal.server import _legacy, _routes
 from krystal.server import _schemas as s
@@ -27,7 +27,13 @@ from krystal.server._metrics import ServiceMetrics
 from krystal.server._service import Service
 from krystal.server._settings import ServerSettings
 
-_STATUS = ((ServiceError, None), (CallOrderError, 409), (InputError, 422), (ConfigError, 422))
+_STATUS = (
+    (ServiceError, None),
+    (CallOrderError, 409),
+    (InputError, 422),
+    (ConfigError, 422),
+    (MissingExtraError, 422),  # e.g. an agent with backend="numpy" where numpy is missing
+)
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
@@ -58,6 +64,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         version=__version__,
         description="Hosted Krystal agents: observe, decide, reward over HTTP.",
         lifespan=lifespan,
+        responses=s.ERROR_RESPONSES,
     )
     app.state.service = service
     app.state.settings = settings
@@ -111,7 +118,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         "/metrics",
         response_class=Response,
         dependencies=[Depends(requires("viewer"))],
-        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+        responses={
+            200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+            401: _routes.ERRORS[401],
+            403: _routes.ERRORS[403],
+        },
     )
     async def prometheus() -> Response:
         """Prometheus metrics: decisions, rewards, decide latency, phase per agent, errors."""

@@ -178,6 +178,24 @@ class Health(BaseModel):
     uptime_seconds: float
 
 
+class ErrorBody(BaseModel):
+    """An error answer: what was wrong (for a malformed request, one entry per field)."""
+
+    detail: str | list[dict[str, Any]]
+
+
+#: The error answers every operation may give, documented on each (``create_app``).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body is not valid JSON."},
+    401: {"model": ErrorBody, "description": "Authentication is on and no active key was sent."},
+    403: {"model": ErrorBody, "description": "The key's role is too low for this operation."},
+    404: {"model": ErrorBody, "description": "No such agent, decision or key, or it expired."},
+    409: {"model": ErrorBody, "description": "Conflicts with what is stored, or out of order."},
+    422: {"model": ErrorBody, "description": "A field has the wrong type or value."},
+    503: {"model": ErrorBody, "description": "The database did not store it; nothing changed."},
+}
+
+
 class LegacyDecide(_Body):
     """The published API's decide: optional metrics, then the action."""
 
@@ -220,6 +238,13 @@ class Uptime(BaseModel):
 
     started_at: float
     uptime_seconds: float
+
+
+class ErrorBody(BaseModel):
+    """An error: a message naming the field and what was expected (a list of such
+    messages when the request did not match the schema)."""
+
+    detail: str | list[dict[str, Any]]
 
 
 def json_safe(value: Any) -> Any:
