@@ -1,4 +1,8 @@
-"""Krystal's Gemini adapter and the shared transport against the Gemini stand-in.
+"""What only Gemini's wire format has, against the Gemini stand-in: the URL and key header,
+``systemInstruction`` and ``generationConfig``, file images, function declarations and
+responses, schema narrowing, blocked prompts and Google's error bodies. The cases every
+provider shares (answers, streams, tools, retries, faults) are in
+``test_providers_contract.py``.
 
 Every request Krystal sends is validated against the published discovery document and
 every answer the stand-in gives with the official SDK models and the discovery schemas
@@ -8,7 +12,6 @@ every answer the stand-in gives with the official SDK models and the discovery s
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,14 +19,10 @@ import pytest
 from standins.gemini_checks import validate_all_sent, validate_request
 from standins.gemini_server import (
     API_KEY,
-    Drop,
     Fail,
     FunctionCall,
     GeminiStandIn,
-    Hang,
-    Malformed,
     Reply,
-    Truncate,
 )
 
 from krystal._errors import InputError
@@ -181,44 +180,6 @@ def test_structured_output_uses_response_schema(server, provider) -> None:
     }
 
 
-def test_stream_text_then_usage_and_finish(server, provider) -> None:
-    server.script(Reply("one two three four", chunks=4))
-    events = list(_stream(server, provider, "Count"))
-    assert "".join(e.text for e in events) == "one two three four"
-    assert server.requests[-1].query == {"alt": "sse"}
-    assert [e.done for e in events].count(True) == 1
-    last = events[-1]
-    assert last.done and last.finish_reason == "stop" and last.model == MODEL
-    assert last.usage.input_tokens > 0 and last.usage.output_tokens > 0
-
-
-def test_stream_function_call(server, provider) -> None:
-    server.script(FunctionCall("get_weather", {"city": "Oslo"}, text="Checking."))
-    events = list(_stream(server, provider, "?", tools=[WEATHER]))
-    assert "".join(e.text for e in events) == "Checking."
-    assert [c.arguments for c in events[-1].tool_calls] == [{"city": "Oslo"}]
-    assert events[-1].finish_reason == "tool_calls"
-
-
-@pytest.mark.parametrize("behaviour", [Truncate(1), Malformed()])
-def test_broken_streams_raise_a_clear_error(server, provider, behaviour) -> None:
-    server.script(behaviour)
-    with pytest.raises(errors.ProviderError, match="gemini"):
-        list(_stream(server, provider, "x"))
-
-
-def test_connection_reset_mid_stream_raises_connection_error(server, provider) -> None:
-    server.script(Drop(after_chunks=1))
-    with pytest.raises(errors.ConnectionError, match="broke"):
-        list(_stream(server, provider, "x"))
-
-
-def test_malformed_json_body_is_a_provider_error(server, provider) -> None:
-    server.script(Malformed())
-    with pytest.raises(errors.ProviderError, match="unparseable"):
-        _complete(server, provider, "x")
-
-
 @pytest.mark.parametrize(
     ("failure", "error"),
     [
@@ -252,35 +213,6 @@ def test_wrong_key_is_an_auth_error_and_not_retried(server) -> None:
     with pytest.raises(errors.AuthError, match="API key not valid") as caught:
         _complete(server, provider, "x")
     assert len(server.requests) == 1 and "wrong-key-123" not in str(caught.value)
-
-
-def test_429_then_success_honours_retry_delay(server, provider) -> None:
-    server.script(Fail(429, retry_delay="0.3s"), Reply("at last"))
-    started = time.monotonic()
-    assert _complete(server, provider, "x").content == "at last"
-    assert len(server.requests) == 2 and time.monotonic() - started >= 0.3
-
-
-def test_5xx_is_retried(server, provider) -> None:
-    server.script(Fail(500), Fail(503), Reply("recovered"))
-    assert _complete(server, provider, "x").content == "recovered"
-    assert len(server.requests) == 3
-
-
-def test_hung_server_respects_the_deadline(server, provider) -> None:
-    server.script(*[Hang(10)] * 6)
-    transport = _transport(server, provider, read_timeout=0.3, deadline=0.8, retry_count=5)
-    started = time.monotonic()
-    with pytest.raises(errors.TimeoutError):
-        _complete(server, provider, "x", transport=transport)
-    assert 0.5 <= time.monotonic() - started < 1.5
-
-
-def test_stall_mid_stream_hits_the_read_timeout(server, provider) -> None:
-    server.script(Hang(10, after_chunks=1))
-    transport = _transport(server, provider, read_timeout=0.3)
-    with pytest.raises(errors.TimeoutError):
-        list(_stream(server, provider, "x", transport=transport))
 
 
 def test_blocked_prompt_is_a_content_filter_error(provider) -> None:

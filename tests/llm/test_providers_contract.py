@@ -1,13 +1,17 @@
 """One contract suite for every provider adapter, run against its stand-in server.
 
-Each case names a provider, the stand-in that speaks its wire format and the checks that
-hold the traffic to the published specs and SDK models. Every test ends by validating
-every document the stand-in sent; every request Krystal sent is validated too.
+Each case names a provider, the stand-in that speaks its wire format, the checks that
+hold the traffic to the published specs and SDK models, and how to read the few things
+that differ between wire formats out of a request body. Every test ends by validating
+every document the stand-in sent; every request Krystal sent is validated too. A new
+adapter gets the whole suite by adding a case.
 """
 
 from __future__ import annotations
 
+import base64
 import gc
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,8 +19,25 @@ from typing import Any
 
 import pydantic
 import pytest
-from standins import ollama_checks, openai_checks
-from standins.common import Drop, Fail, Hang, Malformed, Reply, StandIn, ToolUse, Truncate
+from standins import (
+    anthropic_checks,
+    anthropic_server,
+    gemini_checks,
+    gemini_server,
+    ollama_checks,
+    openai_checks,
+)
+from standins.common import (
+    Drop,
+    Fail,
+    Hang,
+    Malformed,
+    Recorded,
+    Reply,
+    StandIn,
+    ToolUse,
+    Truncate,
+)
 from standins.ollama_server import OllamaStandIn
 from standins.openai_server import API_KEY, OpenAIStandIn
 
@@ -30,6 +51,125 @@ from krystal.llm import (
     RateLimitError,
     ServerError,
     TimeoutError,
+    ToolCall,
+)
+from krystal.llm.providers.anthropic import STRUCTURED_TOOL
+
+PIXEL = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
+
+
+@dataclass
+class Wire:
+    """How one wire format carries what the suite checks in a request body."""
+
+    #: the system prompt and the roles of the other turns
+    conversation: Callable[[dict[str, Any]], tuple[str, list[str]]]
+    #: whether the request asked for a stream
+    streamed: Callable[[Recorded], bool]
+    #: the names of the tools declared
+    tool_names: Callable[[dict[str, Any]], list[str]]
+    #: assert that ``body`` sends back the assistant's ``call`` and the tool's answer
+    check_tool_history: Callable[[dict[str, Any], ToolCall, str], None]
+    #: the JSON schema sent for structured output (natively, in the format's dialect)
+    schema_sent: Callable[[dict[str, Any]], dict[str, Any]]
+    #: the image part of the last user turn, and what it must be for PIXEL as a PNG
+    image_sent: Callable[[dict[str, Any]], Any]
+    image_expected: Any
+    #: the stand-in's answer carrying ``value`` as structured output
+    structured: Callable[[dict[str, Any]], Any] = lambda value: Reply(json.dumps(value))
+
+
+def _chat_conversation(body: dict[str, Any]) -> tuple[str, list[str]]:
+    turns = body["messages"]
+    system = turns[0]["content"] if turns[0]["role"] == "system" else ""
+    return system, [turn["role"] for turn in turns if turn["role"] != "system"]
+
+
+def _openai_tool_history(body: dict[str, Any], call: ToolCall, result: str) -> None:
+    sent = body["messages"]
+    assert sent[1]["role"] == "assistant"
+    assert [c["id"] for c in sent[1]["tool_calls"]] == [call.id]
+    assert json.loads(sent[1]["tool_calls"][0]["function"]["arguments"]) == call.arguments
+    assert sent[2] == {"role": "tool", "content": result, "tool_call_id": call.id}
+
+
+def _ollama_tool_history(body: dict[str, Any], call: ToolCall, result: str) -> None:
+    sent = body["messages"]
+    assert sent[1]["role"] == "assistant"
+    assert sent[1]["tool_calls"][0]["function"]["arguments"] == call.arguments
+    assert sent[2] == {"role": "tool", "content": result, "tool_name": call.name}
+
+
+def _anthropic_tool_history(body: dict[str, Any], call: ToolCall, result: str) -> None:
+    turns = body["messages"]
+    assert [turn["role"] for turn in turns] == ["user", "assistant", "user"]
+    use = {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
+    assert use in turns[1]["content"]
+    assert turns[2]["content"] == [
+        {"type": "tool_result", "tool_use_id": call.id, "content": result}
+    ]
+
+
+def _gemini_tool_history(body: dict[str, Any], call: ToolCall, result: str) -> None:
+    contents = body["contents"]
+    assert contents[1]["role"] == "model"
+    assert {"functionCall": {"name": call.name, "args": call.arguments}} in contents[1]["parts"]
+    [part] = contents[2]["parts"]
+    assert contents[2]["role"] == "user" and part["functionResponse"]["name"] == call.name
+    assert result in json.dumps(part["functionResponse"]["response"])
+
+
+def _gemini_conversation(body: dict[str, Any]) -> tuple[str, list[str]]:
+    system = body.get("systemInstruction", {}).get("parts", [{}])[0].get("text", "")
+    return system, [content["role"] for content in body["contents"]]
+
+
+def _anthropic_conversation(body: dict[str, Any]) -> tuple[str, list[str]]:
+    return body.get("system", ""), [turn["role"] for turn in body["messages"]]
+
+
+OPENAI_WIRE = Wire(
+    conversation=_chat_conversation,
+    streamed=lambda recorded: recorded.body.get("stream") is True,
+    tool_names=lambda body: [tool["function"]["name"] for tool in body["tools"]],
+    check_tool_history=_openai_tool_history,
+    schema_sent=lambda body: body["response_format"]["json_schema"]["schema"],
+    image_sent=lambda body: body["messages"][-1]["content"][1],
+    image_expected={"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL}"}},
+)
+OLLAMA_WIRE = Wire(
+    conversation=_chat_conversation,
+    streamed=lambda recorded: recorded.body.get("stream") is True,
+    tool_names=lambda body: [tool["function"]["name"] for tool in body["tools"]],
+    check_tool_history=_ollama_tool_history,
+    schema_sent=lambda body: body["format"],
+    image_sent=lambda body: body["messages"][-1]["images"],
+    image_expected=[PIXEL],
+)
+ANTHROPIC_WIRE = Wire(
+    conversation=_anthropic_conversation,
+    streamed=lambda recorded: recorded.body.get("stream") is True,
+    tool_names=lambda body: [tool["name"] for tool in body["tools"]],
+    check_tool_history=_anthropic_tool_history,
+    # structured output is a forced tool whose input is the answer
+    schema_sent=lambda body: body["tools"][-1]["input_schema"],
+    image_sent=lambda body: body["messages"][-1]["content"][1],
+    image_expected={
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/png", "data": PIXEL},
+    },
+    structured=lambda value: ToolUse(STRUCTURED_TOOL, value),
+)
+GEMINI_WIRE = Wire(
+    conversation=_gemini_conversation,
+    streamed=lambda recorded: (
+        recorded.path.endswith(":streamGenerateContent") and recorded.query == {"alt": "sse"}
+    ),
+    tool_names=lambda body: [f["name"] for f in body["tools"][0]["functionDeclarations"]],
+    check_tool_history=_gemini_tool_history,
+    schema_sent=lambda body: body["generationConfig"]["responseSchema"],
+    image_sent=lambda body: body["contents"][-1]["parts"][1],
+    image_expected={"inlineData": {"mimeType": "image/png", "data": PIXEL}},
 )
 
 
@@ -38,14 +178,32 @@ class Case:
     provider: str
     make_server: Callable[[], StandIn]
     checks: Any
+    wire: Wire
     api_key: str = ""
+    local: bool = True
 
 
 CASES = [
-    Case("openai", lambda: OpenAIStandIn(), openai_checks, API_KEY),
-    Case("vllm", lambda: OpenAIStandIn(api_key=None), openai_checks),
-    Case("lmstudio", lambda: OpenAIStandIn(api_key=None), openai_checks),
-    Case("ollama", OllamaStandIn, ollama_checks),
+    Case("openai", lambda: OpenAIStandIn(), openai_checks, OPENAI_WIRE, API_KEY, local=False),
+    Case("vllm", lambda: OpenAIStandIn(api_key=None), openai_checks, OPENAI_WIRE),
+    Case("lmstudio", lambda: OpenAIStandIn(api_key=None), openai_checks, OPENAI_WIRE),
+    Case("ollama", OllamaStandIn, ollama_checks, OLLAMA_WIRE),
+    Case(
+        "anthropic",
+        anthropic_server.AnthropicStandIn,
+        anthropic_checks,
+        ANTHROPIC_WIRE,
+        anthropic_server.API_KEY,
+        local=False,
+    ),
+    Case(
+        "gemini",
+        gemini_server.GeminiStandIn,
+        gemini_checks,
+        GEMINI_WIRE,
+        gemini_server.API_KEY,
+        local=False,
+    ),
 ]
 
 WEATHER = {
@@ -137,20 +295,27 @@ def test_complete(client: LLMClient, server: StandIn, case: Case) -> None:
     assert response.tokens_input > 0 and response.tokens_output > 0
     assert response.tokens_total == response.tokens_input + response.tokens_output
     assert response.latency_ms > 0
-    assert response.is_local is (case.provider != "openai")
+    assert response.is_local is case.local
     assert client.is_local() is response.is_local and client.is_api() is not response.is_local
     assert len(server.requests) == 1
 
 
-def test_chat_sends_the_system_prompt(client: LLMClient, server: StandIn) -> None:
+def test_chat_sends_the_system_prompt(client: LLMClient, server: StandIn, case: Case) -> None:
     server.script(Reply("Oui."))
     assert client.chat("Hello", system="Answer in French.") == "Oui."
-    messages = server.requests[-1].body["messages"]
-    assert [m["role"] for m in messages] == ["system", "user"]
-    assert messages[0]["content"] == "Answer in French."
+    assert case.wire.conversation(server.requests[-1].body) == ("Answer in French.", ["user"])
 
 
-def test_stream_text_then_usage_and_finish(client: LLMClient, server: StandIn) -> None:
+def test_images_in_the_wire_format(client: LLMClient, server: StandIn, case: Case) -> None:
+    content = [
+        {"type": "text", "text": "What is in this?"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL}"}},
+    ]
+    assert client.complete([{"role": "user", "content": content}]).content
+    assert case.wire.image_sent(server.requests[-1].body) == case.wire.image_expected
+
+
+def test_stream_text_then_usage_and_finish(client: LLMClient, server: StandIn, case: Case) -> None:
     server.script(Reply("one two three four", chunks=4), Reply("again and again", chunks=3))
     events = list(client.stream_events("Count"))
     assert "".join(event.text for event in events) == "one two three four"
@@ -159,7 +324,7 @@ def test_stream_text_then_usage_and_finish(client: LLMClient, server: StandIn) -
     assert final.done and final.finish_reason == "stop"
     assert final.usage is not None and final.usage.output_tokens > 0
     assert "".join(client.stream("Again")) == "again and again"
-    assert server.requests[-1].body["stream"] is True
+    assert case.wire.streamed(server.requests[-1])
     assert client.get_metrics()[client.provider]["requests"] == 2
 
 
@@ -173,14 +338,8 @@ def test_tool_round_trip(client: LLMClient, server: StandIn, case: Case) -> None
     history += [first.to_message(), Message("tool", "22 C, sun", tool_call_id=call.id)]
     second = client.complete(history, tools=[WEATHER])
     assert second.content == "Sunny, 22 C."
-    sent = server.requests[-1].body["messages"]
-    assert sent[1]["role"] == "assistant" and sent[1]["tool_calls"]
-    assert sent[2]["role"] == "tool" and sent[2]["content"] == "22 C, sun"
-    if case.checks is openai_checks:
-        assert sent[2]["tool_call_id"] == call.id == sent[1]["tool_calls"][0]["id"]
-    else:
-        assert sent[2]["tool_name"] == "get_weather"
-    assert server.requests[0].body["tools"][0]["function"]["name"] == "get_weather"
+    case.wire.check_tool_history(server.requests[-1].body, call, "22 C, sun")
+    assert case.wire.tool_names(server.requests[0].body) == ["get_weather"]
 
 
 def test_streamed_tool_call(client: LLMClient, server: StandIn) -> None:
@@ -191,20 +350,24 @@ def test_streamed_tool_call(client: LLMClient, server: StandIn) -> None:
     assert [(c.name, c.arguments) for c in final.tool_calls] == [("get_weather", {"city": "Oslo"})]
 
 
-def test_structured_output_with_a_schema_and_a_model(client: LLMClient, server: StandIn) -> None:
-    server.script(Reply('{"city": "Paris", "temp": 22}'), Reply('{"city": "Oslo", "temp": 3}'))
-    assert client.complete("Weather?", schema=CITY).parsed == {"city": "Paris", "temp": 22}
+def test_structured_output_with_a_schema_and_a_model(
+    client: LLMClient, server: StandIn, case: Case
+) -> None:
+    paris, oslo = {"city": "Paris", "temp": 22}, {"city": "Oslo", "temp": 3}
+    server.script(case.wire.structured(paris), case.wire.structured(oslo))
+    assert client.complete("Weather?", schema=CITY).parsed == paris
     assert client.complete("Weather?", schema=City).parsed == City(city="Oslo", temp=3)
-    body = server.requests[0].body
-    native = body.get("response_format", {}).get("json_schema", {}).get("schema") or body["format"]
-    assert native == CITY
+    native = case.wire.schema_sent(server.requests[0].body)
+    assert set(native["properties"]) == {"city", "temp"}
+    assert native["required"] == ["city", "temp"]
 
 
-def test_structured_output_asks_again_once(client: LLMClient, server: StandIn) -> None:
-    server.script(Reply("Sure! Paris, 22."), Reply('{"city": "Paris", "temp": 22}'))
+def test_structured_output_asks_again_once(client: LLMClient, server: StandIn, case: Case) -> None:
+    server.script(Reply("Sure! Paris, 22."), case.wire.structured({"city": "Paris", "temp": 22}))
     assert client.complete("Weather?", schema=City).parsed.city == "Paris"
     assert len(server.requests) == 2
-    assert "not valid" in server.requests[1].body["messages"][-1]["content"]
+    assert "not valid" in json.dumps(server.requests[1].body)
+    assert "not valid" not in json.dumps(server.requests[0].body)
     server.script(Reply("no"), Reply("still no"))
     with pytest.raises(ProviderError, match="after one re-ask"):
         client.complete("Weather?", schema=City)
@@ -318,6 +481,7 @@ def test_api_key_never_in_logs_reprs_or_errors(
     make_client, server: StandIn, caplog: pytest.LogCaptureFixture
 ) -> None:
     secret = "sk-secret-never-show-0123456789"
+    server.use_api_key(secret)
     client = make_client(api_key=secret, retry_count=1)
     caplog.set_level("DEBUG")
     server.script(Fail(500, f"upstream said {secret}"), Fail(401, f"Incorrect API key {secret}"))

@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from krystal.llm._cache import ResponseCache, request_key
 from krystal.llm._config import (
@@ -45,7 +45,7 @@ from krystal.llm._ratelimit import RateLimiter
 from krystal.llm._structured import Schema, reask
 from krystal.llm._transport import CircuitBreaker, Transport
 from krystal.llm._types import Message, ProviderType, Response, StreamEvent, Tool, to_messages
-from krystal.llm.providers.base import Options, Provider
+from krystal.llm.providers.base import Options, Provider, Request
 
 log = logging.getLogger("krystal.llm")
 
@@ -189,6 +189,59 @@ class _Call:
         if self.stream or self.cache is False:
             return False
         return bool(self.cache) or options.temperature == 0
+
+
+@dataclass
+class _Send:
+    """Step: send ``request`` through the backend's transport; the result is
+    ``(status, body)``."""
+
+    backend: _Backend
+    request: Request
+
+
+@dataclass
+class _Wait:
+    """Step: wait for the rate limiter."""
+
+    limiter: RateLimiter
+
+
+@dataclass
+class _Open:
+    """Step: open a stream; the result is its (sync or async) event generator."""
+
+    backend: _Backend
+    history: list[Message]
+    options: Options
+
+
+@dataclass
+class _First:
+    """Step: the first event of an opened stream (None when it has none)."""
+
+    events: Any
+
+
+@dataclass
+class _Opened:
+    """A stream that gave its first event, and the fallbacks it took to get there."""
+
+    events: Any
+    first: StreamEvent | None
+    switches: list[Fallback]
+
+
+@dataclass
+class _Done:
+    """A plan's return value."""
+
+    value: Any
+
+
+_T = TypeVar("_T")
+#: a call written once: yields the steps above, receives their results, returns a _T
+_Plan = Generator["_Send | _Wait | _Open | _First", Any, _T]
 
 
 class LLMClient:
@@ -392,34 +445,11 @@ class LLMClient:
 
     def complete(self, messages: Any, **kw: Any) -> Response:
         """The whole answer to ``messages`` as a :class:`~krystal.llm.Response`."""
-        call = self._prepare(messages, False, **kw)
-        response = self._complete_chain(call, call.history)
-        wanted = call.wanted
-        if wanted is None:
-            return response
-        try:
-            response.parsed = wanted.validate(response.content)
-        except ValueError as error:
-            log.info("%s: invalid structured answer, asking again: %s", response.provider, error)
-            history = [*call.history, response.to_message(), Message("user", reask(error))]
-            response = self._complete_chain(call, history)
-            response.parsed = self._validated(wanted, response)
-        return response
+        return self._run(self._plan_complete(self._prepare(messages, False, **kw)))
 
     async def acomplete(self, messages: Any, **kw: Any) -> Response:
         """Async :meth:`complete`."""
-        call = self._prepare(messages, False, **kw)
-        response = await self._acomplete_chain(call, call.history)
-        wanted = call.wanted
-        if wanted is None:
-            return response
-        try:
-            response.parsed = wanted.validate(response.content)
-        except ValueError as error:
-            history = [*call.history, response.to_message(), Message("user", reask(error))]
-            response = await self._acomplete_chain(call, history)
-            response.parsed = self._validated(wanted, response)
-        return response
+        return await self._arun(self._plan_complete(self._prepare(messages, False, **kw)))
 
     def chat(self, prompt: str, system: str | None = None) -> str:
         """The text of the answer to one prompt, with an optional system prompt."""
@@ -438,23 +468,14 @@ class LLMClient:
         Stopping early (``break``, ``close()``) closes the response and frees the
         connection. The fallback chain applies until the first event arrives.
         """
-        call = self._prepare(messages, True, **kw)
-        switches: list[Fallback] = []
-        for index in range(len(self._backends)):
-            try:
-                backend = self._backend_at(index)
-                events = self._stream_once(backend, call.history, call.options(backend, index == 0))
-                first = next(events, None)
-            except LLMError as error:
-                self._fall_back(index, error, switches)
-                continue
-            break
-        if first is None:
+        opened = self._run(self._plan_stream(self._prepare(messages, True, **kw)))
+        if opened.first is None:
             return
+        events = opened.events
         try:
-            for event in itertools.chain([first], events):
+            for event in itertools.chain([opened.first], events):
                 if event.done:
-                    event.fallbacks = switches
+                    event.fallbacks = opened.switches
                 yield event
         finally:
             events.close()
@@ -467,30 +488,128 @@ class LLMClient:
 
     async def astream_events(self, messages: Any, **kw: Any) -> AsyncIterator[StreamEvent]:
         """Async :meth:`stream_events`."""
-        call = self._prepare(messages, True, **kw)
-        switches: list[Fallback] = []
-        for index in range(len(self._backends)):
-            try:
-                backend = self._backend_at(index)
-                events = self._astream_once(
-                    backend, call.history, call.options(backend, index == 0)
-                )
-                first = await anext(events, None)
-            except LLMError as error:
-                self._fall_back(index, error, switches)
-                continue
-            break
-        if first is None:
-            return
+        opened = await self._arun(self._plan_stream(self._prepare(messages, True, **kw)))
+        events = opened.events
         try:
-            event: StreamEvent | None = first
+            event = opened.first
             while event is not None:
                 if event.done:
-                    event.fallbacks = switches
+                    event.fallbacks = opened.switches
                 yield event
                 event = await anext(events, None)
         finally:
             await events.aclose()
+
+    # -- planning a call ------------------------------------------------------------------
+    #
+    # What a call does (provider chain, fallbacks, cache, rate limit, metrics, the
+    # structured-output re-ask) is written once, as a generator that yields the I/O it
+    # needs (_Send, _Wait, _Open, _First) and receives the results. _run performs those
+    # steps with the sync transport and _arun with the async one.
+
+    def _plan_complete(self, call: _Call) -> _Plan[Response]:
+        response = yield from self._plan_chain(call, call.history)
+        wanted = call.wanted
+        if wanted is None:
+            return response
+        try:
+            response.parsed = wanted.validate(response.content)
+        except ValueError as error:
+            log.info("%s: invalid structured answer, asking again: %s", response.provider, error)
+            history = [*call.history, response.to_message(), Message("user", reask(error))]
+            response = yield from self._plan_chain(call, history)
+            response.parsed = self._validated(wanted, response)
+        return response
+
+    def _plan_chain(self, call: _Call, history: list[Message]) -> _Plan[Response]:
+        switches: list[Fallback] = []
+        for index in range(len(self._backends)):
+            try:
+                backend = self._backend_at(index)
+                options = call.options(backend, index == 0)
+                response = yield from self._plan_once(
+                    backend, history, options, call.cacheable(options)
+                )
+            except LLMError as error:
+                self._fall_back(index, error, switches)
+                continue
+            response.fallbacks = switches
+            return response
+        raise AssertionError("unreachable: the last provider's error is re-raised")
+
+    def _plan_once(
+        self, backend: _Backend, history: list[Message], opts: Options, cacheable: bool
+    ) -> _Plan[Response]:
+        key = None
+        if cacheable and self.cache is not None:
+            key, hit = self._cached(backend, history, opts)
+            if hit is not None:
+                return hit
+        if self.rate_limit is not None:
+            yield _Wait(self.rate_limit)
+        started = time.perf_counter()
+        try:
+            status, body = yield _Send(backend, backend.provider.build_request(history, opts))
+            response = backend.provider.parse_response(status, body)
+        except LLMError as error:
+            self._metrics.failure(backend.provider.name, error)
+            raise
+        return self._finish(backend, opts, started, response, key)
+
+    def _plan_stream(self, call: _Call) -> _Plan[_Opened]:
+        switches: list[Fallback] = []
+        for index in range(len(self._backends)):
+            try:
+                backend = self._backend_at(index)
+                if self.rate_limit is not None:
+                    yield _Wait(self.rate_limit)
+                events = yield _Open(backend, call.history, call.options(backend, index == 0))
+                first = yield _First(events)
+            except LLMError as error:
+                self._fall_back(index, error, switches)
+                continue
+            return _Opened(events, first, switches)
+        raise AssertionError("unreachable: the last provider's error is re-raised")
+
+    def _run(self, plan: _Plan[_T]) -> _T:
+        """Carry out ``plan`` with the sync transport."""
+        step = _advance(plan)
+        result: Any
+        while not isinstance(step, _Done):
+            try:
+                if isinstance(step, _Send):
+                    result = step.backend.transport.send(step.request)
+                elif isinstance(step, _Wait):
+                    result = step.limiter.acquire()
+                elif isinstance(step, _Open):
+                    result = self._stream_once(step.backend, step.history, step.options)
+                else:
+                    result = next(step.events, None)
+            except LLMError as error:
+                step = _advance(plan, failure=error)
+            else:
+                step = _advance(plan, result)
+        return cast(_T, step.value)
+
+    async def _arun(self, plan: _Plan[_T]) -> _T:
+        """Carry out ``plan`` with the async transport."""
+        step = _advance(plan)
+        result: Any
+        while not isinstance(step, _Done):
+            try:
+                if isinstance(step, _Send):
+                    result = await step.backend.transport.asend(step.request)
+                elif isinstance(step, _Wait):
+                    result = await step.limiter.aacquire()
+                elif isinstance(step, _Open):
+                    result = self._astream_once(step.backend, step.history, step.options)
+                else:
+                    result = await anext(step.events, None)
+            except LLMError as error:
+                step = _advance(plan, failure=error)
+            else:
+                step = _advance(plan, result)
+        return cast(_T, step.value)
 
     # -- internals ------------------------------------------------------------------------
 
@@ -505,36 +624,6 @@ class LLMClient:
         switches.append(switch)
         self._switches.add(switch)
 
-    def _complete_chain(self, call: _Call, history: list[Message]) -> Response:
-        switches: list[Fallback] = []
-        for index in range(len(self._backends)):
-            try:
-                backend = self._backend_at(index)
-                options = call.options(backend, index == 0)
-                response = self._complete_once(backend, history, options, call.cacheable(options))
-            except LLMError as error:
-                self._fall_back(index, error, switches)
-                continue
-            response.fallbacks = switches
-            return response
-        raise AssertionError("unreachable: the last provider's error is re-raised")
-
-    async def _acomplete_chain(self, call: _Call, history: list[Message]) -> Response:
-        switches: list[Fallback] = []
-        for index in range(len(self._backends)):
-            try:
-                backend = self._backend_at(index)
-                options = call.options(backend, index == 0)
-                response = await self._acomplete_once(
-                    backend, history, options, call.cacheable(options)
-                )
-            except LLMError as error:
-                self._fall_back(index, error, switches)
-                continue
-            response.fallbacks = switches
-            return response
-        raise AssertionError("unreachable: the last provider's error is re-raised")
-
     def _cached(
         self, backend: _Backend, history: list[Message], opts: Options
     ) -> tuple[str, Response | None]:
@@ -547,47 +636,6 @@ class LLMClient:
             with self._lock:
                 self._cache_hits[backend.provider.name] += 1
         return key, hit
-
-    def _complete_once(
-        self, backend: _Backend, history: list[Message], opts: Options, cacheable: bool
-    ) -> Response:
-        name = backend.provider.name
-        key = None
-        if cacheable and self.cache is not None:
-            key, hit = self._cached(backend, history, opts)
-            if hit is not None:
-                return hit
-        if self.rate_limit is not None:
-            self.rate_limit.acquire()
-        started = time.perf_counter()
-        try:
-            status, body = backend.transport.send(backend.provider.build_request(history, opts))
-            response = backend.provider.parse_response(status, body)
-        except LLMError as error:
-            self._metrics.failure(name, error)
-            raise
-        return self._finish(backend, opts, started, response, key)
-
-    async def _acomplete_once(
-        self, backend: _Backend, history: list[Message], opts: Options, cacheable: bool
-    ) -> Response:
-        name = backend.provider.name
-        key = None
-        if cacheable and self.cache is not None:
-            key, hit = self._cached(backend, history, opts)
-            if hit is not None:
-                return hit
-        if self.rate_limit is not None:
-            await self.rate_limit.aacquire()
-        started = time.perf_counter()
-        try:
-            request = backend.provider.build_request(history, opts)
-            status, body = await backend.transport.asend(request)
-            response = backend.provider.parse_response(status, body)
-        except LLMError as error:
-            self._metrics.failure(name, error)
-            raise
-        return self._finish(backend, opts, started, response, key)
 
     def _finish(
         self,
@@ -625,8 +673,6 @@ class LLMClient:
         self, backend: _Backend, history: list[Message], opts: Options
     ) -> Generator[StreamEvent, None, None]:
         name = backend.provider.name
-        if self.rate_limit is not None:
-            self.rate_limit.acquire()
         started = time.perf_counter()
         # both generators are closed below, so an abandoned stream frees its connection
         events = backend.transport.stream(backend.provider.build_request(history, opts))
@@ -651,8 +697,6 @@ class LLMClient:
         in a worker thread, so no adapter needs an async twin.
         """
         name = backend.provider.name
-        if self.rate_limit is not None:
-            await self.rate_limit.aacquire()
         started = time.perf_counter()
         events = backend.transport.astream(backend.provider.build_request(history, opts))
         inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -711,6 +755,17 @@ class LLMClient:
                 f"re-ask: {error}",
                 provider=response.provider,
             ) from error
+
+
+def _advance(
+    plan: _Plan[Any], result: Any = None, failure: LLMError | None = None
+) -> _Send | _Wait | _Open | _First | _Done:
+    """Hand ``plan`` the result of its last step (or throw ``failure`` into it); its next
+    step, or :class:`_Done` with what it returned."""
+    try:
+        return plan.send(result) if failure is None else plan.throw(failure)
+    except StopIteration as done:
+        return _Done(done.value)
 
 
 _END: Any = object()

@@ -20,40 +20,31 @@ import anthropic.types
 import jsonschema
 import pydantic
 import yaml
+from standins.common import unknown_fields
 
 _EVENT = pydantic.TypeAdapter(anthropic.types.RawMessageStreamEvent)
-
-
-def _extras(model: Any, where: str = "") -> list[str]:
-    """Paths of fields that ``model`` (recursively) accepted without knowing them."""
-    found: list[str] = []
-    if isinstance(model, pydantic.BaseModel):
-        found += [f"{where}.{name}" for name in (model.model_extra or {})]
-        for name in type(model).model_fields:
-            found += _extras(getattr(model, name), f"{where}.{name}")
-    elif isinstance(model, list | tuple):
-        for index, item in enumerate(model):
-            found += _extras(item, f"{where}[{index}]")
-    return found
 
 
 def validate_response(kind: str, document: dict[str, Any]) -> None:
     """Parse one stand-in document with the SDK model for ``kind``; raise on any drift."""
     if kind == "message":
-        model: Any = anthropic.types.Message.model_validate(document)
+        annotation: Any = anthropic.types.Message
+        annotation.model_validate(document)
     elif kind == "event":
-        model = _EVENT.validate_python(document)
+        annotation = anthropic.types.RawMessageStreamEvent
+        _EVENT.validate_python(document)
     elif kind == "error":
-        model = anthropic.types.ErrorResponse.model_validate(document)
+        annotation = anthropic.types.ErrorResponse
+        annotation.model_validate(document)
     elif kind == "ping":
         if document != {"type": "ping"}:
             raise AssertionError(f"ping event {document!r}")
         return
     else:
         raise AssertionError(f"unknown document kind {kind!r}")
-    extras = _extras(model)
-    if extras:
-        raise AssertionError(f"{kind} has fields the SDK does not know: {extras}")
+    unknown = unknown_fields(document, annotation)
+    if unknown:
+        raise AssertionError(f"{kind} has fields the SDK does not know: {unknown}")
 
 
 def validate_all_sent(sent: list[Any]) -> int:

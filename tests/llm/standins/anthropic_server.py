@@ -22,6 +22,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from standins import common as shared
 from standins.common import Handler, Recorded, StandIn
 
 __all__ = [
@@ -89,6 +90,8 @@ class Malformed:
 
 
 Behaviour = Reply | ToolUse | Fail | Hang | Drop | Truncate | Malformed
+
+_STOP_REASONS = {"stop": "end_turn", "length": "max_tokens"}
 
 _FAIL_DEFAULTS = {
     400: "invalid_request_error",
@@ -183,9 +186,29 @@ class _Handler(Handler):
             if required not in body:
                 self._error(400, "invalid_request_error", f"{required}: Field required")
                 return
-        with state.lock:
-            behaviour = state.script.popleft() if state.script else Reply()
-        self._answer(body, behaviour)
+        self._answer(body, self.next_behaviour())
+
+    def native(self, behaviour: Any) -> Behaviour:
+        """The shared behaviours of the contract suite in this stand-in's terms; stream
+        faults count text deltas, after the three events every stream starts with."""
+        lead = 3  # message_start, content_block_start, ping
+        if isinstance(behaviour, shared.Reply):
+            stop = _STOP_REASONS.get(behaviour.finish_reason, behaviour.finish_reason)
+            return Reply(behaviour.text, stop, behaviour.chunks)
+        if isinstance(behaviour, shared.ToolUse):
+            return ToolUse(behaviour.name, behaviour.arguments, behaviour.text)
+        if isinstance(behaviour, shared.Fail):
+            return fail(behaviour.status, behaviour.message, behaviour.retry_after)
+        if isinstance(behaviour, shared.Hang):
+            after = behaviour.after_events
+            return Hang(behaviour.seconds, None if after is None else after + lead)
+        if isinstance(behaviour, shared.Drop):
+            return Drop(behaviour.after_events + lead)
+        if isinstance(behaviour, shared.Truncate):
+            return Truncate(behaviour.after_events + lead)
+        if isinstance(behaviour, shared.Malformed):
+            return Malformed()
+        return behaviour
 
     def _answer(self, body: dict[str, Any], behaviour: Behaviour) -> None:
         streaming = bool(body.get("stream"))

@@ -5,17 +5,19 @@ A test queues behaviours with :meth:`StandIn.script`; a request with nothing que
 a plain :class:`Reply`. Every request is kept in ``requests`` and every JSON document the
 server sent in ``sent`` (as ``(kind, document)``, or what a handler's ``record`` makes),
 so the ``*_checks`` modules can hold both to the official SDK models and the published
-specs. ``open_connections`` counts the
+specs (:func:`unknown_fields` is their shared drift check). ``open_connections`` counts the
 connections the server holds right now (leak tests).
 """
 
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import json
 import socket
 import struct
 import threading
+import typing
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -144,9 +146,17 @@ class Handler(BaseHTTPRequestHandler):
             )
         return body
 
-    def next_behaviour(self) -> Behaviour:
+    def next_behaviour(self) -> Any:
+        """The next scripted behaviour (a plain :class:`Reply` when none is queued), in the
+        stand-in's own terms (:meth:`native`)."""
         with self.state.lock:
-            return self.state.script.popleft() if self.state.script else Reply()
+            behaviour = self.state.script.popleft() if self.state.script else Reply()
+        return self.native(behaviour)
+
+    def native(self, behaviour: Any) -> Any:
+        """A shared behaviour translated to this stand-in's own classes; the OpenAI and
+        Ollama stand-ins use the shared ones as they are."""
+        return behaviour
 
     def send_json(self, status: int, document: dict[str, Any], kind: str, **headers: str) -> None:
         self.record(kind, document)
@@ -257,14 +267,22 @@ class StandIn:
         return self
 
     def reset(self) -> None:
-        """Forget the script and the records (between tests sharing one server)."""
+        """Forget the script, the records and any key change (between tests sharing one
+        server)."""
         state = self._server.state
         with state.lock:
             state.script.clear()
             state.requests.clear()
             state.sent.clear()
+            state.api_key = self._started_key
+
+    def use_api_key(self, key: str) -> None:
+        """Accept ``key`` (instead of the one it started with) until :meth:`reset`."""
+        with self._server.state.lock:
+            self._server.state.api_key = key
 
     def start(self) -> StandIn:
+        self._started_key = self._server.state.api_key
         self._thread.start()
         return self
 
@@ -279,3 +297,56 @@ class StandIn:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def unknown_fields(document: Any, annotation: Any, where: str = "") -> list[str]:
+    """Paths of keys in ``document`` (recursively) that the SDK's pydantic models in
+    ``annotation`` do not declare.
+
+    The official SDKs' models accept (OpenAI, Anthropic) or drop (Ollama) fields they do
+    not know, so a stand-in drifting from the real format would parse; walking the raw
+    keys against the declared fields (or their aliases) catches it.
+    """
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, _pydantic().BaseModel):
+        if not isinstance(document, dict):
+            return []
+        declared = {}
+        for name, info in annotation.model_fields.items():
+            declared[name] = declared[info.alias or name] = info.annotation
+        found = []
+        for key, value in document.items():
+            if key not in declared:
+                found.append(f"{where}.{key}")
+            else:
+                found += unknown_fields(value, declared[key], f"{where}.{key}")
+        return found
+    if origin in (dict, collections.abc.Mapping) and isinstance(document, dict) and args:
+        return [
+            path
+            for key, value in document.items()
+            for path in unknown_fields(value, args[-1], f"{where}[{key!r}]")
+        ]
+    if origin in (list, collections.abc.Sequence) and isinstance(document, list) and args:
+        return [
+            path
+            for index, item in enumerate(document)
+            for path in unknown_fields(item, args[0], f"{where}[{index}]")
+        ]
+    if args:  # Optional / Union / Annotated: the alternative that fits best
+        results = [unknown_fields(document, arg, where) for arg in args if _has_model(arg)]
+        return min(results, key=len) if results else []
+    return []
+
+
+def _has_model(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, _pydantic().BaseModel):
+        return True
+    return any(_has_model(arg) for arg in typing.get_args(annotation))
+
+
+def _pydantic() -> Any:
+    import pydantic  # the checks need it; the servers alone (benchmarks) do not
+
+    return pydantic

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from standins import common as shared
 from standins.common import Handler, StandIn
 
 API_KEY = "test-gemini-key"
@@ -93,8 +94,11 @@ class Malformed:
 
 Behaviour = Reply | FunctionCall | Fail | Hang | Drop | Truncate | Malformed
 
+_FINISH = {"stop": "STOP", "length": "MAX_TOKENS"}
+
 STATUS = {
     400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
     403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
     429: "RESOURCE_EXHAUSTED",
@@ -172,6 +176,27 @@ class _Handler(Handler):
         body = json.dumps(document).encode()
         self.send_bytes(failure.status, body, "application/json; charset=UTF-8")
 
+    def native(self, behaviour: Any) -> Behaviour:
+        """The shared behaviours of the contract suite in this stand-in's terms (stream
+        faults count chunks)."""
+        if isinstance(behaviour, shared.Reply):
+            finish = _FINISH.get(behaviour.finish_reason, behaviour.finish_reason)
+            return Reply(behaviour.text, finish, behaviour.chunks)
+        if isinstance(behaviour, shared.ToolUse):
+            return FunctionCall(behaviour.name, behaviour.arguments, behaviour.text)
+        if isinstance(behaviour, shared.Fail):
+            wait = behaviour.retry_after
+            return Fail(behaviour.status, behaviour.message, None if wait is None else f"{wait:g}s")
+        if isinstance(behaviour, shared.Hang):
+            return Hang(behaviour.seconds, behaviour.after_events)
+        if isinstance(behaviour, shared.Drop):
+            return Drop(behaviour.after_events)
+        if isinstance(behaviour, shared.Truncate):
+            return Truncate(behaviour.after_events)
+        if isinstance(behaviour, shared.Malformed):
+            return Malformed()
+        return behaviour
+
     def do_GET(self) -> None:
         self.read_body()
         self._fail(Fail(404, f"Not found: {urlsplit(self.path).path}"))
@@ -211,8 +236,7 @@ class _Handler(Handler):
         if problem:
             self._fail(Fail(400, problem))
             return
-        with state.lock:
-            behaviour = state.script.popleft() if state.script else Reply()
+        behaviour = self.next_behaviour()
         model = route["model"]
         if route["method"] == "generateContent":
             self._answer_json(model, body, behaviour)

@@ -17,20 +17,7 @@ import openai.types
 import openai.types.chat
 import pydantic
 import yaml
-
-
-def extras(model: Any, where: str = "") -> list[str]:
-    """Paths of fields that ``model`` (recursively) accepted without knowing them."""
-    found: list[str] = []
-    if isinstance(model, pydantic.BaseModel):
-        found += [f"{where}.{name}" for name in (model.model_extra or {})]
-        for name in type(model).model_fields:
-            found += extras(getattr(model, name), f"{where}.{name}")
-    elif isinstance(model, list | tuple):
-        for index, item in enumerate(model):
-            found += extras(item, f"{where}[{index}]")
-    return found
-
+from standins.common import unknown_fields
 
 _MODELS: dict[str, Any] = {
     "completion": openai.types.chat.ChatCompletion,
@@ -52,11 +39,12 @@ _MODELS["models"] = _ModelList
 def validate_response(kind: str, document: dict[str, Any]) -> None:
     """Parse one stand-in document with the SDK model for ``kind``; raise on any drift."""
     if kind == "error":
-        model: Any = openai.types.ErrorObject.model_validate(document["error"])
+        openai.types.ErrorObject.model_validate(document["error"])
         assert set(document) == {"error"}, document
+        unknown = unknown_fields(document["error"], openai.types.ErrorObject)
     else:
-        model = _MODELS[kind].model_validate(document)
-    unknown = [path for path in extras(model) if not path.startswith(".choices[0].logprobs")]
+        _MODELS[kind].model_validate(document)
+        unknown = unknown_fields(document, _MODELS[kind])
     if unknown:
         raise AssertionError(f"{kind} has fields the SDK does not know: {unknown}")
 
