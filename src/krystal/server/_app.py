@@ -120,8 +120,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         dependencies=[Depends(requires("viewer"))],
         responses={
             200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
-            401: _routes.ERRORS[401],
-            403: _routes.ERRORS[403],
+            401: s.ERROR_RESPONSES[401],
+            403: s.ERROR_RESPONSES[403],
         },
     )
     async def prometheus() -> Response:

@@ -41,6 +41,9 @@ from krystal.storage import Write
 SETTLED_CACHE = 4096
 RECENT_DECISIONS = 256
 _RATE_WINDOW = 60.0
+#: The largest agent the service hosts, as state_dim x action_dim (x 4 with rbf
+#: interactions): 32 metrics x 8 knobs, about 50 ms per update on a small machine.
+MAX_AGENT_SIZE = 256
 
 logger = logging.getLogger("krystal.server")
 
@@ -96,6 +99,14 @@ def build_spec(
         values["seed"] = secrets.randbits(48)
     space_spec = None if chosen_space is None else ActionSpace.from_spec(chosen_space).to_spec()
     krystal = Krystal(KrystalConfig.from_dict(values), space=space_spec)
+    c = krystal.config
+    size = c.state_dim * c.action_dim * (4 if c.interactions == "rbf" else 1)
+    if size > MAX_AGENT_SIZE:
+        raise InputError(
+            f"config: state_dim x action_dim{' x 4 (rbf)' if c.interactions == 'rbf' else ''} "
+            f"= {size} is more than the service hosts ({MAX_AGENT_SIZE}); one update of a "
+            "model that size takes long enough to stall every other agent"
+        )
     return {"preset": preset, "space": space_spec, "config": krystal.config.to_dict()}
 
 

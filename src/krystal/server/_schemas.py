@@ -240,13 +240,6 @@ class Uptime(BaseModel):
     uptime_seconds: float
 
 
-class ErrorBody(BaseModel):
-    """An error: a message naming the field and what was expected (a list of such
-    messages when the request did not match the schema)."""
-
-    detail: str | list[dict[str, Any]]
-
-
 def json_safe(value: Any) -> Any:
     """``value`` with non-finite floats (also nested) replaced by None.
 
