@@ -12,6 +12,7 @@ from krystal.agent._config import KrystalConfig
 from krystal.agent._phase import Phase
 from krystal.agent._spaces import ActionSpace, Choice
 from krystal.agent._state_file import read_state, write_state
+from krystal.kernel.autotune import GainAdapter, RelayTuner
 from krystal.kernel.features import action_size
 from krystal.kernel.learner import Learner
 from krystal.kernel.linear_model import BayesLinear
@@ -104,6 +105,7 @@ class Krystal:
         self._last_observation: dict[str, float] = {}
         self._missing_total = 0
         self._optimize_calls = 0
+        self._autotune: _Autotune | None = None
 
     def _arms(self) -> list[list[float]] | None:
         # The arms policy assumes no order between options, so "auto" picks it where
@@ -228,7 +230,68 @@ class Krystal:
         step = _finite_number("dt", dt)
         if step <= 0.0:
             raise InputError(f"dt: expected a positive number of seconds, got {dt!r}")
+        if self._autotune is not None:
+            return self._autotune.control(self._pid, target, measured, step)
         return self._pid.update(measured, step, setpoint=target)
+
+    def autotune(
+        self,
+        amplitude: float,
+        *,
+        bias: float = 0.0,
+        hysteresis: float = 0.0,
+        cycles: int = 3,
+        rule: str = "tyreus_luyben_pi",
+        adapt: bool = True,
+        settle_window: int = 50,
+        settle_band: float = 0.05,
+    ) -> "Krystal":
+        """Let :meth:`control` find its own gains, and keep them right as the plant drifts.
+
+        The next ``control()`` calls run a relay experiment (output ``bias ± amplitude``,
+        switching as the measurement crosses the setpoint) until ``cycles`` limit cycles
+        are measured, then switch to PID with gains from ``rule`` (``"tyreus_luyben_pi"``,
+        ``"tyreus_luyben"`` or ``"ziegler_nichols"``); with ``adapt`` the gains are then rescaled by the plant
+        gain estimated from settled stretches: ``settle_window`` calls within a band of
+        ``settle_band`` (see :mod:`krystal.kernel.autotune`). ``control()`` keeps
+        its contract: one output per call. The experiment in progress and the adapter
+        are not saved by :meth:`save` (the gains in use are).
+
+        >>> k = Krystal(KrystalConfig(pid_output_min=-5.0, pid_output_max=5.0))
+        >>> y, dt = 0.0, 0.05
+        >>> _ = k.autotune(amplitude=1.0, bias=0.5)
+        >>> for _ in range(2000):  # plant dy/dt = u - y, reached through a 0.25 s delay
+        ...     u = k.control(setpoint=1.0, current=y, dt=dt)
+        ...     y += (u - y) * dt  # (delay omitted here for brevity)
+        >>> k.get_metrics()["autotune"]["state"], round(y, 2)
+        ('adapting', 1.0)
+        """
+        amplitude = _finite_number("amplitude", amplitude)
+        if amplitude <= 0.0:
+            raise InputError(f"amplitude: expected a positive number, got {amplitude!r}")
+        if rule not in ("tyreus_luyben_pi", "tyreus_luyben", "ziegler_nichols"):
+            raise InputError(
+                "rule: expected 'tyreus_luyben_pi', 'tyreus_luyben' or 'ziegler_nichols', "
+                f"got {rule!r}"
+            )
+        if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 2:
+            raise InputError(f"cycles: expected an integer >= 2, got {cycles!r}")
+        if isinstance(settle_window, bool) or not isinstance(settle_window, int):
+            raise InputError(f"settle_window: expected an integer >= 2, got {settle_window!r}")
+        if settle_window < 2:
+            raise InputError(f"settle_window: expected an integer >= 2, got {settle_window!r}")
+        band = _finite_number("settle_band", settle_band)
+        if band <= 0.0:
+            raise InputError(f"settle_band: expected a positive number, got {settle_band!r}")
+        relay = RelayTuner(
+            0.0,
+            amplitude,
+            bias=_finite_number("bias", bias),
+            hysteresis=abs(_finite_number("hysteresis", hysteresis)),
+            cycles=cycles,
+        )
+        self._autotune = _Autotune(relay, rule, GainAdapter(settle_window, band) if adapt else None)
+        return self
 
     def get_phase(self) -> str:
         """The current exploration phase: ``SOLID``, ``LIQUID``, ``GAS`` or ``PLASMA``."""
@@ -246,6 +309,8 @@ class Krystal:
                 "mean_reward": self.total_reward / self.cycle if self.cycle else 0.0,
             }
         )
+        if self._autotune is not None:
+            out["autotune"] = self._autotune.describe()
         return out
 
     # -- persistence ----------------------------------------------------------------
@@ -390,6 +455,53 @@ class Krystal:
 
 MAX_ARMS = 64
 """The most combinations of discrete knobs the arms policy enumerates."""
+
+
+class _Autotune:
+    """The relay experiment, then PID whose gains follow the estimated plant gain."""
+
+    def __init__(self, relay: RelayTuner, rule: str, adapter: GainAdapter | None) -> None:
+        self.relay: RelayTuner | None = relay
+        self.rule = rule
+        self.adapter = adapter
+        self.tuned: tuple[float, float, float] | None = None
+        self.last_output: float | None = None
+
+    def control(self, pid: Pid, target: float, measured: float, dt: float) -> float:
+        if self.adapter is not None and self.last_output is not None:
+            self.adapter.update(self.last_output, measured)
+        relay = self.relay
+        if relay is not None:
+            relay.setpoint = target
+            out = relay.update(measured, dt)
+            if not relay.done:
+                out = min(pid.out_max, max(pid.out_min, out))
+                self.last_output = out
+                return out
+            self.relay = None
+            if relay.failed:
+                logger.warning("autotune: no limit cycle; keeping the configured gains")
+            else:
+                self.tuned = relay.gains(self.rule)
+                state = pid.get_state()
+                # Start the integral where the relay held the output on average.
+                state.update(kp=self.tuned[0], ki=self.tuned[1], kd=self.tuned[2])
+                state.update(integral=relay.bias, prev_measurement=None)
+                pid.set_state(state)
+        if self.adapter is not None and self.tuned is not None:
+            s = self.adapter.scale()
+            pid.set_gains(self.tuned[0] * s, self.tuned[1] * s, self.tuned[2] * s)
+        out = pid.update(measured, dt, setpoint=target)
+        self.last_output = out
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        state = "relay" if self.relay is not None else ("adapting" if self.adapter else "tuned")
+        out: dict[str, Any] = {"state": state, "rule": self.rule, "tuned_gains": self.tuned}
+        if self.adapter is not None:
+            out["plant_gain"] = self.adapter.gain
+            out["gain_scale"] = self.adapter.scale()
+        return out
 
 
 def _model(config: KrystalConfig) -> BayesLinear | None:
