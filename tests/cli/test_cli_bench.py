@@ -102,3 +102,58 @@ def test_measure_functions_return_positive_numbers() -> None:
     assert memory["retained_bytes"] > 0
     optimize = _measure.measure_optimize(iterations=3, repeats=2)
     assert optimize["overhead_per_evaluation_us"] > 0
+
+
+def test_bench_suite_json_and_compare(cli: Any, tmp_path: Any) -> None:
+    result = cli("bench", "--suite", "quick", "--sections", "setpoint", "--seeds", "1", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["suite"] == "quick"
+    assert document["sections"]["setpoint"]["status"] == "ok"
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps(document))
+    same = cli(
+        "bench",
+        "--suite",
+        "quick",
+        "--sections",
+        "setpoint",
+        "--seeds",
+        "1",
+        "--compare",
+        str(baseline),
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert same.exit_code == 0, same.output
+    assert "no regression" in same.stderr
+    assert (tmp_path / "out" / "suite.md").read_text().startswith("# Krystal benchmark suite")
+    assert (tmp_path / "out" / "setpoint.png").exists()
+    # A baseline whose decision quality was higher makes the same run a regression.
+    for figures in document["sections"]["setpoint"]["quality"].values():
+        assert figures > 0
+    document["sections"]["setpoint"]["quality"] = {
+        key: value * 2 for key, value in document["sections"]["setpoint"]["quality"].items()
+    }
+    baseline.write_text(json.dumps(document))
+    worse = cli(
+        "bench",
+        "--suite",
+        "quick",
+        "--sections",
+        "setpoint",
+        "--seeds",
+        "1",
+        "--compare",
+        str(baseline),
+    )
+    assert worse.exit_code == 1
+    assert "REGRESSION" in worse.stderr and "FAIL setpoint.quality." in worse.stderr
+
+
+def test_bench_suite_usage_errors(cli: Any, tmp_path: Any) -> None:
+    assert cli("bench", "--suite", "huge").exit_code == 2
+    assert cli("bench", "--compare", str(tmp_path / "x.json")).exit_code == 2
+    assert cli("bench", "--suite", "quick", "--sections", "chess").exit_code == 2
+    missing = cli("bench", "--suite", "quick", "--compare", str(tmp_path / "none.json"))
+    assert missing.exit_code == 2 and "no such file" in missing.stderr

@@ -1,11 +1,13 @@
-"""``krystal bench``: micro-benchmarks of the public API on this machine.
+"""``krystal bench``: micro-benchmarks, or the suite against peers with ``--suite``.
 
-The measuring lives in :mod:`krystal.cli._measure` (standard library only, shared with
-``benchmarks/speed.py``); this module shows progress and renders the results.
+The micro-benchmarks live in :mod:`krystal.cli._measure` (standard library only, shared
+with ``benchmarks/speed.py``); the suite lives in :mod:`krystal.bench` (its peers in the
+``bench`` extra). This module shows progress and renders the results.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -13,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from krystal.cli import _measure
-from krystal.cli._console import number, print_json, stderr, stdout
+from krystal.cli._console import EXIT_FAILURE, EXIT_USAGE, fail, number, print_json, stderr, stdout
 
 
 def bench(
@@ -30,14 +32,51 @@ def bench(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the results as one JSON object.")
     ] = False,
+    suite: Annotated[
+        str | None,
+        typer.Option(
+            "--suite",
+            help="Run the benchmark suite against peers instead: 'quick' (~2 min) or 'full'.",
+        ),
+    ] = None,
+    compare: Annotated[
+        Path | None,
+        typer.Option(
+            "--compare",
+            help="With --suite: compare with this baseline JSON; exit 1 on a regression.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="With --suite: write suite.json, suite.md and PNGs here."),
+    ] = None,
+    sections: Annotated[
+        str | None,
+        typer.Option("--sections", help="With --suite: comma-separated sections to run."),
+    ] = None,
+    seeds: Annotated[
+        int | None,
+        typer.Option("--seeds", min=1, help="With --suite: seeds per section (default: its own)."),
+    ] = None,
 ) -> None:
-    """Micro-benchmarks of the public API on this machine.
+    """Micro-benchmarks of the public API on this machine, or the suite against peers.
 
-    Times one observe+decide+reward cycle at 8 metrics x 4 actions and at 32 x 8, the
-    overhead of optimize() per evaluation, the memory of one agent (tracemalloc) and
-    the `import krystal` time in fresh interpreters. Timings are medians and 90th
-    percentiles in microseconds; compare them only with numbers from the same machine.
+    Without --suite: times one observe+decide+reward cycle at 8 metrics x 4 actions and
+    at 32 x 8, the overhead of optimize() per evaluation, the memory of one agent
+    (tracemalloc) and the `import krystal` time in fresh interpreters. Timings are
+    medians and 90th percentiles in microseconds; compare them only with numbers from
+    the same machine.
+
+    With --suite quick|full: contextual bandits, black-box optimisation, online control,
+    setpoint control and speed against the tools users would pick instead (needs
+    krystal-sdk[bench]). --compare BASELINE then fails (exit 1) when a decision-quality
+    figure drops or a time ratio grows beyond the tolerances, printing each figure.
     """
+    if suite is not None:
+        _run_suite(suite, as_json, compare, out, sections, seeds)
+        return
+    if compare is not None or out is not None or sections is not None or seeds is not None:
+        fail("--compare, --out, --sections and --seeds need --suite", EXIT_USAGE)
     if as_json:
         print_json(_measure.run_all(cycles, memory_cycles=memory_cycles))
         return
@@ -111,3 +150,71 @@ def _render(results: dict[str, Any]) -> None:
         f"{number(imp['process_ms'])} ms vs {number(imp['baseline_process_ms'])} ms bare",
     )
     stdout().print(table)
+
+
+def _run_suite(
+    suite: str,
+    as_json: bool,
+    baseline_path: Path | None,
+    out: Path | None,
+    sections: str | None,
+    seeds: int | None,
+) -> None:
+    from krystal._errors import InputError
+    from krystal.bench import SECTIONS, compare, run_suite
+    from krystal.bench._report import suite_markdown, write_outputs
+    from krystal.bench.compare import load_document
+
+    if suite not in ("quick", "full"):
+        fail(f"--suite: expected 'quick' or 'full', got {suite!r}", EXIT_USAGE)
+    names = None if sections is None else [s.strip() for s in sections.split(",") if s.strip()]
+    for name in names or []:
+        if name not in SECTIONS:
+            fail(f"--sections: unknown section {name!r}; expected {', '.join(SECTIONS)}", 2)
+    baseline = None
+    if baseline_path is not None:
+        try:
+            baseline = load_document(baseline_path)
+        except InputError as exc:
+            fail(str(exc), EXIT_USAGE)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=stderr(),
+        transient=True,
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def on_start(section: str, total: float) -> None:
+            tasks[section] = progress.add_task(section, total=max(total, 1e-9))
+
+        def on_progress(section: str, advance: float, description: str) -> None:
+            progress.update(tasks[section], advance=advance, description=description[:70])
+
+        document = run_suite(
+            quick=suite == "quick",
+            seeds=seeds,
+            sections=names,
+            on_start=on_start,
+            on_progress=on_progress,
+        )
+    if out is not None:
+        for path in write_outputs(document, out):
+            stderr().print(f"wrote {path}")
+    comparison = None
+    if baseline is not None:
+        try:
+            comparison = compare(document, baseline)
+        except InputError as exc:
+            fail(str(exc), EXIT_USAGE)
+        document["comparison"] = comparison.to_dict()
+    if as_json:
+        print_json(document)
+    else:
+        stdout().print(suite_markdown(document), markup=False, highlight=False)
+    if comparison is not None:
+        stderr().print(comparison.report(), markup=False, highlight=False)
+        if not comparison.ok:
+            raise typer.Exit(EXIT_FAILURE)
