@@ -28,6 +28,7 @@ from standins import (
     openai_checks,
 )
 from standins.common import (
+    WEATHER,
     Drop,
     Fail,
     Hang,
@@ -206,18 +207,6 @@ CASES = [
     ),
 ]
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 CITY = {
     "type": "object",
     "properties": {"city": {"type": "string"}, "temp": {"type": "integer"}},

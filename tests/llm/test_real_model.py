@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pydantic
 import pytest
+from standins.common import WEATHER
 
 from krystal.llm import LLMClient, LLMConfig, Message, Response
 
@@ -30,18 +31,6 @@ pytestmark = pytest.mark.real_model
 
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ALIAS = "smollm2-135m-instruct"
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 CITY = {
     "type": "object",
     "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},

@@ -14,22 +14,9 @@ import ollama
 import openai
 import pytest
 from standins import ollama_checks, openai_checks
-from standins.common import Fail, Reply, ToolUse
+from standins.common import WEATHER, Fail, Reply, ToolUse
 from standins.ollama_server import OllamaStandIn
 from standins.openai_server import API_KEY, OpenAIStandIn
-
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 
 
 @pytest.fixture(scope="module")

