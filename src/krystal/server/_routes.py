@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from concurrent.futures import Future
 from typing import Annotated, Any
@@ -14,8 +13,10 @@ from krystal.server import _schemas as s
 from krystal.server._auth import Principal, requires
 from krystal.server._errors import UnavailableError
 from krystal.server._service import Service
+from krystal.server._waiting import CommitWaiter
 
 router = APIRouter(prefix="/v1")
+_commits = CommitWaiter()
 
 viewer = Depends(requires("viewer"))
 operator = Depends(requires("operator"))
@@ -32,7 +33,7 @@ async def committed(result: tuple[Any, Future[None] | None]) -> Any:
     response, future = result
     if future is not None:
         try:
-            await asyncio.wrap_future(future)
+            await _commits.wait(future)
         except Exception as exc:
             raise UnavailableError(f"database: the change was not stored ({exc}); retry") from exc
     return response
