@@ -1,0 +1,460 @@
+"""How much load does ``krystal serve`` take? Decide+reward pairs per second and latency.
+
+Starts ``krystal serve`` on a free loopback port, once on a SQLite file and once on a
+throwaway PostgreSQL cluster (``initdb``/``pg_ctl`` in a temp dir), creates one agent per
+client and runs ``--clients`` concurrent clients, each doing decide then reward on its
+own agent, until ``--pairs`` pairs are done or ``--max-seconds`` pass. It reports pairs
+per second, p50/p99 latency of decide and of reward (measured at the client, from
+request sent to response read), the server's resident memory after given numbers of
+logged events, and checks that the database holds every acknowledged event.
+
+The load generator speaks HTTP/1.1 over keep-alive asyncio streams rather than through
+httpx: on a 2-core machine the client shares the CPU with the server, and a client that
+spends a few hundred microseconds per request in its own machinery measures itself. Its
+CPU time is reported next to the server's so the split is visible.
+
+    python benchmarks/service_load.py                                # both databases
+    python benchmarks/service_load.py --backends sqlite --pairs 5000 # quicker
+
+Loopback only, bounded in pairs and seconds; it stops the servers (and PostgreSQL) itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+HOST = "127.0.0.1"
+GOALS = {"decide_p50_ms": 2.0, "decide_p99_ms": 10.0, "pairs_per_second": 1500.0}
+
+
+# -- servers -----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    # initdb and postgres refuse to run as root; the cluster belongs to the postgres user.
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *command]
+    return command
+
+
+@contextlib.contextmanager
+def postgres_cluster(folder: Path) -> Iterator[str]:
+    """A PostgreSQL cluster in ``folder`` on a free loopback port; yields its URL."""
+    for tool in ("initdb", "pg_ctl"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} not found: install PostgreSQL (scripts/system_deps.sh)")
+    data = folder / "pgdata"
+    data.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+        shutil.chown(data, "postgres")
+    port = free_port()
+    subprocess.run(
+        _as_postgres(["initdb", "-D", str(data), "-U", "krystal", "--auth=trust", "-E", "UTF8"]),
+        check=True,
+        capture_output=True,
+    )
+    options = f"-c listen_addresses={HOST} -p {port} -k {folder} -c fsync=on"
+    subprocess.run(
+        _as_postgres(
+            ["pg_ctl", "-D", str(data), "-o", options, "-w", "-l", str(folder / "pg.log"), "start"]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    try:
+        subprocess.run(
+            _as_postgres(["createdb", "-h", HOST, "-p", str(port), "-U", "krystal", "krystal"]),
+            check=True,
+            capture_output=True,
+        )
+        yield f"postgresql+psycopg://krystal@{HOST}:{port}/krystal"
+    finally:
+        subprocess.run(
+            _as_postgres(["pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop"]),
+            capture_output=True,
+        )
+
+
+@contextlib.contextmanager
+def krystal_server(db: str, folder: Path) -> Iterator[tuple[str, int]]:
+    """``krystal serve`` on ``db`` and a free port; yields (base URL, server pid)."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-c",
+        "from krystal.cli import main; main()",
+        "serve",
+        "--port",
+        str(port),
+        "--db",
+        db,
+    ]
+    log = (folder / "server.log").open("w")
+    process = subprocess.Popen(command, cwd=folder, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://{HOST}:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"krystal serve exited: {(folder / 'server.log').read_text()}")
+            with contextlib.suppress(OSError):
+                status, _ = asyncio.run(_one_request(port, "GET", "/health", None))
+                if status == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise SystemExit("krystal serve did not become healthy within 60 s")
+            time.sleep(0.2)
+        yield base, process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+# -- the load generator ------------------------------------------------------------------
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection that sends JSON and reads JSON."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        return cls(reader, writer)
+
+    async def request(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        payload = b"" if body is None else json.dumps(body).encode()
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + payload)
+        header = await self.reader.readuntil(b"\r\n\r\n")
+        lines = header.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        data = await self.reader.readexactly(length) if length else b""
+        return status, json.loads(data) if data else None
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(OSError):
+            await self.writer.wait_closed()
+
+
+async def _one_request(port: int, method: str, path: str, body: Any) -> tuple[int, Any]:
+    connection = await Connection.open(port)
+    try:
+        return await connection.request(method, path, body)
+    finally:
+        await connection.close()
+
+
+async def run_load(
+    port: int,
+    server_pid: int,
+    clients: int,
+    pairs: int,
+    max_seconds: float,
+    memory_at: list[int],
+    warmup: int,
+    learner: str = "python",
+) -> dict[str, Any]:
+    """Drive ``clients`` decide+reward loops; latencies in seconds, memory in bytes."""
+    import psutil
+
+    server = psutil.Process(server_pid)
+    agents = [f"load-{i}" for i in range(clients)]
+    for name in agents:
+        status, body = await _one_request(
+            port,
+            "POST",
+            "/v1/agents",
+            {"name": name, "preset": "server", "config": {"backend": learner}},
+        )
+        if status != 201:
+            raise SystemExit(f"creating agent {name}: HTTP {status} {body}")
+    decide_times: list[float] = []
+    reward_times: list[float] = []
+    memory: dict[int, int] = {}
+    done = 0
+    checkpoints = sorted(memory_at)
+    deadline = time.monotonic() + max_seconds
+    started = [0.0]
+    rng = random.Random(0)
+
+    def events() -> int:
+        # each pair logs two events: the decision (with its observation) and the reward
+        return 2 * done
+
+    async def client(name: str) -> None:
+        nonlocal done
+        connection = await Connection.open(port)
+        decide_path = f"/v1/agents/{name}/decide"
+        reward_path = f"/v1/agents/{name}/rewards"
+        try:
+            while done < pairs and time.monotonic() < deadline:
+                load = rng.random()
+                t0 = time.perf_counter()
+                status, decision = await connection.request(
+                    "POST", decide_path, {"observation": {"load": load, "latency": 1.0 - load}}
+                )
+                t1 = time.perf_counter()
+                if status != 200:
+                    raise RuntimeError(f"decide: HTTP {status} {decision}")
+                reward = 1.0 - abs(decision["action"]["replicas"] / 16 - load)
+                status, answer = await connection.request(
+                    "POST", reward_path, {"decision_id": decision["decision_id"], "reward": reward}
+                )
+                t2 = time.perf_counter()
+                if status != 200:
+                    raise RuntimeError(f"reward: HTTP {status} {answer}")
+                done += 1
+                if done == warmup:
+                    started[0] = time.perf_counter()
+                if done > warmup:
+                    decide_times.append(t1 - t0)
+                    reward_times.append(t2 - t1)
+                while checkpoints and events() >= checkpoints[0]:
+                    memory[checkpoints.pop(0)] = server.memory_info().rss
+        finally:
+            await connection.close()
+
+    cpu_before = server.cpu_times()
+    own_before = time.process_time()
+    wall_before = time.perf_counter()
+    await asyncio.gather(*(client(name) for name in agents))
+    wall = time.perf_counter() - wall_before
+    measured = time.perf_counter() - started[0] if started[0] else 0.0
+    cpu_after = server.cpu_times()
+    timed = max(0, done - warmup)
+    return {
+        "pairs": done,
+        "events": events(),
+        "timed_pairs": timed,
+        "timed_seconds": measured,
+        "pairs_per_second": timed / measured if measured > 0 else None,
+        "wall_seconds": wall,
+        "stopped_by": "pairs" if done >= pairs else "time limit",
+        "server_cpu_seconds": (cpu_after.user + cpu_after.system)
+        - (cpu_before.user + cpu_before.system),
+        "client_cpu_seconds": time.process_time() - own_before,
+        "decide_latency_ms": _summary(decide_times),
+        "reward_latency_ms": _summary(reward_times),
+        "rss_bytes_after_events": {str(k): v for k, v in sorted(memory.items())},
+        "agents": agents,
+        "_samples": {"decide": decide_times, "reward": reward_times},
+    }
+
+
+def _summary(samples: list[float]) -> dict[str, float] | None:
+    if len(samples) < 2:
+        return None
+    ordered = sorted(samples)
+
+    def at(q: float) -> float:
+        return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {
+        "p50": at(0.50),
+        "p90": at(0.90),
+        "p99": at(0.99),
+        "max": 1000 * ordered[-1],
+        "mean": 1000 * statistics.fmean(ordered),
+    }
+
+
+def meets_goals(result: dict[str, Any]) -> dict[str, bool] | None:
+    """Each of the issue's goals, met or not, for one run."""
+    decide = result["decide_latency_ms"]
+    if decide is None:
+        return None
+    return {
+        "decide_p50": decide["p50"] < GOALS["decide_p50_ms"],
+        "decide_p99": decide["p99"] < GOALS["decide_p99_ms"],
+        "pairs_per_second": (result["pairs_per_second"] or 0) >= GOALS["pairs_per_second"],
+    }
+
+
+def count_events(db: str) -> dict[str, int]:
+    """Events in the database by kind, read after the server stopped."""
+    from krystal.storage import Storage
+
+    storage = Storage(db)
+    try:
+        return {kind: storage.count_events(kind=kind) for kind in ("decide", "reward")}
+    finally:
+        storage.close()
+
+
+def bench_backend(backend: str, learner: str, args: argparse.Namespace) -> dict[str, Any]:
+    folder = Path(tempfile.mkdtemp(prefix=f"krystal-load-{backend}-"))
+    try:
+        with contextlib.ExitStack() as stack:
+            if backend == "sqlite":
+                db = f"sqlite:///{folder / 'krystal.db'}"
+            else:
+                db = stack.enter_context(postgres_cluster(folder))
+            with krystal_server(db, folder) as (base, pid):
+                port = int(base.rsplit(":", 1)[1])
+                print(
+                    f"{backend}/{learner}: server {base} (pid {pid})", file=sys.stderr, flush=True
+                )
+                result = asyncio.run(
+                    run_load(
+                        port,
+                        pid,
+                        args.clients,
+                        args.pairs,
+                        args.max_seconds,
+                        args.memory_at,
+                        args.warmup,
+                        learner,
+                    )
+                )
+            stored = count_events(db)
+        result["stored_events"] = stored
+        result["all_acknowledged_stored"] = (
+            stored["decide"] >= result["pairs"] and stored["reward"] >= result["pairs"]
+        )
+        return result
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    """Latency distributions (log scale) per backend and request, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for axis, kind in zip(axes, ("decide", "reward")):
+        for backend, result in results.items():
+            samples = sorted(1000 * x for x in result["_samples"][kind])
+            if not samples:
+                continue
+            fractions = [(i + 1) / len(samples) for i in range(len(samples))]
+            summary = result[f"{kind}_latency_ms"]
+            axis.plot(
+                samples,
+                fractions,
+                label=f"{backend} (p50 {summary['p50']:.2f} ms, p99 {summary['p99']:.2f} ms)",
+            )
+        for limit, style in ((GOALS["decide_p50_ms"], ":"), (GOALS["decide_p99_ms"], "--")):
+            if kind == "decide":
+                axis.axvline(limit, color="grey", linestyle=style, linewidth=1)
+        axis.set_xscale("log")
+        axis.set_xlabel(f"{kind} latency at the client (ms, log scale)")
+        axis.set_title(f"{kind}: cumulative share of requests")
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend(fontsize=8, loc="lower right")
+    axes[0].set_ylabel("share of requests at or below")
+    figure.suptitle("krystal serve, 8 concurrent clients, decide+reward pairs (grey: goals)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument(
+        "--learners",
+        default="python,numpy",
+        help="the agents' reward-model backend: python (the default) and/or numpy (fast extra)",
+    )
+    parser.add_argument("--pairs", type=int, default=50_000, help="decide+reward pairs per backend")
+    parser.add_argument("--warmup", type=int, default=1000, help="pairs left out of the timings")
+    parser.add_argument("--max-seconds", type=float, default=240.0, help="per backend")
+    parser.add_argument(
+        "--memory-at",
+        default="10000,25000,50000,75000,100000",
+        help="logged event counts at which the server's RSS is read",
+    )
+    parser.add_argument("--out", default=str(RESULTS / "service_load.json"))
+    parser.add_argument("--plot", default=str(RESULTS / "service_load.png"), help="'' for none")
+    args = parser.parse_args()
+    args.memory_at = [int(x) for x in args.memory_at.split(",") if x]
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    for backend in backends:
+        if backend not in ("sqlite", "postgresql"):
+            parser.error(f"--backends: expected sqlite and/or postgresql, got {backend!r}")
+    if args.warmup >= args.pairs:
+        parser.error("--warmup: expected fewer warm-up pairs than --pairs")
+
+    learners = [x.strip() for x in args.learners.split(",") if x.strip()]
+    for learner in learners:
+        if learner not in ("python", "numpy"):
+            parser.error(f"--learners: expected python and/or numpy, got {learner!r}")
+    results = {
+        f"{backend}/{learner}": bench_backend(backend, learner, args)
+        for backend in backends
+        for learner in learners
+    }
+    if args.plot:
+        plot(results, Path(args.plot))
+    for result in results.values():
+        del result["_samples"]
+    report = {
+        "command": " ".join(["python", "benchmarks/service_load.py", *sys.argv[1:]]),
+        "clients": args.clients,
+        "goals": GOALS,
+        "results": results,
+        "meets_goals": {name: meets_goals(result) for name, result in results.items()},
+        "environment": {
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "load_average_at_end": os.getloadavg(),
+        },
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
