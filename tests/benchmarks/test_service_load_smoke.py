@@ -1,0 +1,45 @@
+"""A fast run of benchmarks/service_load.py: the load benchmark works end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the server extra is not installed")
+pytest.importorskip("psutil", reason="psutil is not installed")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_service_load_script_measures_and_checks_storage(tmp_path: Path) -> None:
+    out = tmp_path / "service_load.json"
+    command = [
+        sys.executable, str(ROOT / "benchmarks" / "service_load.py"),
+        "--backends", "sqlite", "--learners", "python", "--pairs", "400", "--warmup", "50",
+        "--memory-at", "200,600", "--max-seconds", "60",
+        "--out", str(out), "--plot", str(tmp_path / "service_load.png"),
+    ]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True, timeout=240)
+    report = json.loads(out.read_text())
+    run = report["results"]["sqlite/python"]
+    assert run["stopped_by"] == "pairs" and run["pairs"] >= 400
+    assert run["events"] == 2 * run["pairs"]
+    # the database holds every decision and reward the server acknowledged
+    assert run["all_acknowledged_stored"] is True
+    assert run["stored_events"]["reward"] >= run["pairs"]
+    assert run["timed_pairs"] == run["pairs"] - 50 and run["pairs_per_second"] > 0
+    for kind in ("decide_latency_ms", "reward_latency_ms"):
+        summary = run[kind]
+        assert 0 < summary["p50"] <= summary["p90"] <= summary["p99"] <= summary["max"]
+    assert sorted(run["rss_bytes_after_events"]) == ["200", "600"]
+    assert all(rss > 10_000_000 for rss in run["rss_bytes_after_events"].values())
+    assert set(report["meets_goals"]["sqlite/python"]) == {
+        "decide_p50",
+        "decide_p99",
+        "pairs_per_second",
+    }
+    assert (tmp_path / "service_load.png").stat().st_size > 10_000
