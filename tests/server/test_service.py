@@ -179,3 +179,18 @@ def test_keys_cannot_grant_more_than_the_caller_has(tmp_path: Path) -> None:
     service.revoke_key(key.id, by_role="admin")
     assert service.authenticate(token) is None  # at once, not after the cache expires
     service.stop()
+
+
+def test_a_deleted_agent_logs_nothing_more(tmp_path: Path) -> None:
+    service = _service(tmp_path)
+    service.create_agent("gone")[1].result(10)  # type: ignore[union-attr]
+    held = service.agent("gone")  # a request that looked the agent up before the delete
+    decision, done = held.decide({"x": 1.0}, None, service._submit)
+    done.result(10)
+    service.delete_agent("gone")[1].result(10)  # type: ignore[union-attr]
+    with pytest.raises(NotFoundError, match="has been deleted"):
+        held.reward(decision["decision_id"], 1.0, service._submit)
+    assert service.storage is not None
+    assert service.storage.count_events(held.id) == 0
+    assert [a.name for a in service.storage.load_agents()] == ["default"]
+    service.stop()

@@ -134,6 +134,7 @@ class HostedAgent:
         self.spec = spec
         self.created_at = created_at
         self.lock = threading.Lock()
+        self.deleted = False  # set under the lock by Service.delete_agent
         self.krystal = new_krystal(spec)
         self.seq = -1
         self.checkpoint_seq = -1
@@ -305,6 +306,8 @@ class HostedAgent:
     ) -> tuple[Write, Future[None] | None]:
         """A checkpoint row of the agent's state now (submitted too when ``submit`` is given)."""
         with self.lock:
+            if self.deleted:
+                raise NotFoundError(f"agent: {self.name!r} has been deleted")
             path = os.path.join(folder, f"{self.id}.json")
             self.krystal.save(path)
             document = {
@@ -507,6 +510,8 @@ class HostedAgent:
     def _event(
         self, kind: str, now: float, did: str | None, reward: float | None, payload: dict[str, Any]
     ) -> Write:
+        if self.deleted:  # a request that raced the delete: log nothing for a deleted agent
+            raise NotFoundError(f"agent: {self.name!r} has been deleted")
         self.seq += 1
         return Write(
             "event",

@@ -155,7 +155,9 @@ class Service:
         with self._registry:
             agent = self.agent(name)
             del self._agents[name]
-            future = self._submit([Write("delete", {"agent_id": agent.id})])
+            with agent.lock:  # no event of this agent can be logged after its deletion
+                agent.deleted = True
+                future = self._submit([Write("delete", {"agent_id": agent.id})])
         return {"agent": name, "deleted": True}, future
 
     # -- the loop --------------------------------------------------------------------
@@ -304,7 +306,7 @@ class Service:
                 logger.exception("upkeep failed; retrying in %.2f s", period)
 
     def _checkpoint(self, agent: HostedAgent) -> Future[None] | None:
-        if agent.seq == agent.checkpoint_seq:
+        if agent.seq == agent.checkpoint_seq or agent.deleted:
             return None
         _, future = agent.checkpoint(self._folder, self._submit)
         return future
