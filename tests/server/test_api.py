@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import re
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 from live_server import LiveServer
 
 
-@pytest.fixture
-def api(db_url: str, serve: Callable[..., LiveServer]) -> httpx.Client:
-    server = serve(db_url, reward_wait="60")
-    return httpx.Client(base_url=server.url, timeout=30)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def api(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[httpx.Client]:
+    """One server per database kind for the module; each test uses agents of its own."""
+    folder = tmp_path_factory.mktemp("api")
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder / 'krystal.db'}"
+    else:
+        url = request.getfixturevalue("postgres").new_database(f"api{os.getpid()}")
+    server = LiveServer(url, folder).start()
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client
+    server.kill()
 
 
 def test_agents_decisions_and_rewards(api: httpx.Client) -> None:
@@ -22,7 +34,7 @@ def test_agents_decisions_and_rewards(api: httpx.Client) -> None:
     assert created.json()["config"]["horizon"] == 8  # the preset's own setting
     assert api.post("/v1/agents", json=spec).status_code == 409
     names = [a["name"] for a in api.get("/v1/agents").json()["agents"]]
-    assert names == ["default", "scaler"]
+    assert names[0] == "default" and "scaler" in names
 
     decision = api.post("/v1/agents/scaler/decide", json={"observation": {"rps": 900.0}}).json()
     assert 1 <= decision["action"]["replicas"] <= 16 and decision["cycle"] == 0
@@ -72,14 +84,17 @@ def test_bad_requests_name_the_field(api: httpx.Client) -> None:
     assert answer.status_code == 422 and "state_dims: unknown setting" in answer.json()["detail"]
     answer = api.post("/v1/agents", json={"name": "x2", "preset": "spaceship"})
     assert answer.status_code == 422 and "domain: expected one of" in answer.json()["detail"]
-    answer = api.post("/v1/agents/default/decide", json={})
+    assert api.post("/v1/agents", json={"name": "blank"}).status_code == 201
+    answer = api.post("/v1/agents/blank/decide", json={})
     assert answer.status_code == 409 and "observe" in answer.json()["detail"]
-    answer = api.post("/v1/agents/default/rewards", json={"decision_id": "x" * 10})
+    answer = api.post("/v1/agents/blank/rewards", json={"decision_id": "x" * 10})
     assert answer.status_code == 422 and "reward" in str(answer.json()["detail"])
-    assert [a["name"] for a in api.get("/v1/agents").json()["agents"]] == ["default"]
+    names = {a["name"] for a in api.get("/v1/agents").json()["agents"]}
+    assert not names & {"x1", "x2", "bad name"}
 
 
 def test_legacy_api_drives_the_default_agent(api: httpx.Client) -> None:
+    assert api.post("/api/reset").json()["cycle"] == 0
     assert api.post("/api/reward", json={"reward": 1.0}).status_code == 409
     assert api.post("/api/observe", json={"fps": 0.7, "gpu_temp": 0.8}).json()["cycle"] == 0
     decision = api.post("/api/decide").json()
@@ -90,7 +105,7 @@ def test_legacy_api_drives_the_default_agent(api: httpx.Client) -> None:
     metrics = api.get("/api/metrics").json()
     assert metrics["cycle"] == 1 and metrics["metric_names"] == ["fps", "gpu_temp"]
     assert api.get("/api/uptime").json()["uptime_seconds"] > 0
-    assert [a["name"] for a in api.get("/api/agents").json()["agents"]] == ["default"]
+    assert api.get("/api/agents").json() == api.get("/v1/agents").json()
     assert api.post("/api/reset").json()["cycle"] == 0
     assert api.get("/v1/agents/default").json()["cycle"] == 0
 
@@ -98,15 +113,28 @@ def test_legacy_api_drives_the_default_agent(api: httpx.Client) -> None:
 def test_health_metrics_and_openapi(api: httpx.Client) -> None:
     health = api.get("/health").json()
     assert health["status"] == "ok" and health["database"] == "ok"
-    did = api.post("/v1/agents/default/decide", json={"observation": {"x": 1}}).json()
-    api.post("/v1/agents/default/rewards", json={"decision_id": did["decision_id"], "reward": 1})
+
+    def scrape(name: str) -> float:
+        text = api.get("/metrics").text
+        found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+        return float(found.group(1)) if found else 0.0
+
+    errors = 'krystal_errors_total{status="404"}'
+    latency = "krystal_decide_latency_seconds_count"
+    before = scrape(errors), scrape(latency)
+    assert api.post("/v1/agents", json={"name": "metered"}).status_code == 201
+    did = api.post("/v1/agents/metered/decide", json={"observation": {"x": 1}}).json()
+    api.post("/v1/agents/metered/rewards", json={"decision_id": did["decision_id"], "reward": 1})
     api.post("/v1/agents/nobody/decide", json={"observation": {"x": 1}})
-    text = api.get("/metrics").text
-    assert 'krystal_decisions_total{agent="default"} 1.0' in text
-    assert 'krystal_rewards_total{agent="default",source="client"} 1.0' in text
-    assert 'krystal_decide_latency_seconds_count 1.0' in text
-    assert 'krystal_errors_total{status="404"} 1.0' in text
-    assert 'krystal_agent_phase{agent="default",phase="' in text
+    assert scrape('krystal_decisions_total{agent="metered"}') == 1.0
+    assert scrape('krystal_rewards_total{agent="metered",source="client"}') == 1.0
+    assert scrape('krystal_agent_cycles{agent="metered"}') == 1.0
+    assert (scrape(errors), scrape(latency)) == (before[0] + 1, before[1] + 1)
+    phases = [
+        scrape(f'krystal_agent_phase{{agent="metered",phase="{p}"}}')
+        for p in ("SOLID", "LIQUID", "GAS", "PLASMA")
+    ]
+    assert sorted(phases) == [0.0, 0.0, 0.0, 1.0]
     spec = api.get("/openapi.json").json()
     for path in ("/v1/agents/{name}/decide", "/v1/agents/{name}/rewards", "/api/decide", "/health"):
         assert path in spec["paths"]
