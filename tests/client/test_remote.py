@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -20,9 +19,18 @@ from krystal.client import AsyncRemoteKrystal, RemoteError, RemoteKrystal
 from krystal.storage import Storage
 
 
-@pytest.fixture
-def server(tmp_path: Path, serve: Callable[..., LiveServer]) -> LiveServer:
-    return serve(f"sqlite:///{tmp_path / 'k.db'}")
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server for the module; each test drives agents of its own."""
+    folder = tmp_path_factory.mktemp("client")
+    live = LiveServer(f"sqlite:///{folder / 'k.db'}", folder).start()
+    yield live
+    live.kill()
+
+
+def _agent(server: LiveServer, name: str) -> str:
+    assert httpx.post(server.url + "/v1/agents", json={"name": name}).status_code == 201
+    return name
 
 
 def _observations(n: int) -> list[dict[str, float]]:
@@ -49,8 +57,10 @@ def test_remote_agent_runs_the_same_loop_as_a_local_one(server: LiveServer) -> N
 
 
 def test_async_remote_agent_runs_the_same_loop(server: LiveServer) -> None:
+    name = _agent(server, "async")
+
     async def run() -> list[object]:
-        async with AsyncRemoteKrystal(server.url, "default") as remote:
+        async with AsyncRemoteKrystal(server.url, name) as remote:
             actions = []
             for observation in _observations(5):
                 actions.append(await remote.observe(observation).decide())
@@ -68,33 +78,34 @@ def test_async_remote_agent_runs_the_same_loop(server: LiveServer) -> None:
     assert len(actions) == 5 and all(len(a) == 4 for a in actions)  # type: ignore[arg-type]
 
 
-def test_a_lost_reward_answer_is_retried_without_counting_twice(
-    server: LiveServer, tmp_path: Path
-) -> None:
+def test_a_lost_reward_answer_is_retried_without_counting_twice(server: LiveServer) -> None:
+    name = _agent(server, "lost-reward")
     proxy = DroppingProxy(server.port, "/rewards")
-    remote = RemoteKrystal(proxy.url, "default", retries=3, backoff=0.01)
+    remote = RemoteKrystal(proxy.url, name, retries=3, backoff=0.01)
     remote.observe({"x": 1.0}).decide()
     td_error = remote.reward(0.75)
     assert proxy.dropped == 1  # the first answer was lost after the server stored the reward
-    info = httpx.get(server.url + "/v1/agents/default").json()
+    info = httpx.get(f"{server.url}/v1/agents/{name}").json()
     assert (info["cycle"], info["rewards"], info["total_reward"]) == (1, 1, 0.75)
-    recent = httpx.get(server.url + "/v1/agents/default/decisions").json()["decisions"]
+    recent = httpx.get(f"{server.url}/v1/agents/{name}/decisions").json()["decisions"]
     assert recent[0]["td_error"] == td_error  # the retry got the first answer again
-    storage = Storage(f"sqlite:///{tmp_path / 'k.db'}")
-    assert storage.count_events(kind="reward") == 1
+    storage = Storage(server.db)
+    agent_id = next(a.id for a in storage.load_agents() if a.name == name)
+    assert storage.count_events(agent_id, kind="reward") == 1
     storage.close()
     proxy.close()
 
 
 def test_a_lost_decide_answer_is_retried_as_the_same_decision(server: LiveServer) -> None:
+    name = _agent(server, "lost-decide")
     proxy = DroppingProxy(server.port, "/decide")
-    remote = RemoteKrystal(proxy.url, "default", retries=2, backoff=0.01)
+    remote = RemoteKrystal(proxy.url, name, retries=2, backoff=0.01)
     action = remote.observe({"x": 1.0}).decide()
     assert proxy.dropped == 1
-    info = httpx.get(server.url + "/v1/agents/default").json()
+    info = httpx.get(f"{server.url}/v1/agents/{name}").json()
     assert info["decisions"] == 1 and info["pending"] == 1
     remote.reward(1.0)
-    recent = httpx.get(server.url + "/v1/agents/default/decisions").json()["decisions"]
+    recent = httpx.get(f"{server.url}/v1/agents/{name}/decisions").json()["decisions"]
     assert recent[0]["action"] == action and recent[0]["reward"] == 1.0
     proxy.close()
 
