@@ -17,10 +17,8 @@ from krystal.server.dashboard._charts import action_options, phase_options, rewa
 from krystal.server.dashboard._frame import (
     REFRESH_SECONDS,
     current,
-    header,
-    keep_checking,
+    open_page,
     to_login,
-    who,
 )
 from krystal.server.dashboard._overview import PHASE_COLOURS
 
@@ -163,11 +161,9 @@ def _replace(chart: ui.echart, options: dict[str, Any]) -> None:
 
 @ui.page("/agents/{name}", title="Krystal · agent")
 async def agent_page(request: Request, name: str) -> RedirectResponse | None:
-    principal = await who(request)
+    principal = await open_page(request)
     if principal is None:
         return to_login(request)
-    header(principal)
-    keep_checking(request)
     try:
         agent = current().service.agent(name)
     except NotFoundError:

@@ -82,6 +82,18 @@ def header(principal: Principal) -> None:
             )
 
 
+async def open_page(request: Request) -> Principal | None:
+    """Start a page: who is asking, with the header drawn and the key checked live.
+
+    None means the browser must log in first (answer with :func:`to_login`).
+    """
+    principal = await who(request)
+    if principal is not None:
+        header(principal)
+        keep_checking(request)
+    return principal
+
+
 def forbidden(principal: Principal, role: str) -> None:
     """The page body for a key whose role is too low (the API would answer 403)."""
     ui.label(

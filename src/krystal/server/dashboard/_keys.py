@@ -15,10 +15,8 @@ from krystal.server._auth import Principal
 from krystal.server.dashboard._frame import (
     current,
     forbidden,
-    header,
-    keep_checking,
+    open_page,
     to_login,
-    who,
 )
 from krystal.server.dashboard._session import allows
 from krystal.storage import ROLES
@@ -64,11 +62,9 @@ def grantable(principal: Principal) -> list[str]:
 
 @ui.page("/keys", title="Krystal · API keys")
 async def keys_page(request: Request) -> RedirectResponse | None:
-    principal = await who(request)
+    principal = await open_page(request)
     if principal is None:
         return to_login(request)
-    header(principal)
-    keep_checking(request)
     if not allows(principal, "admin"):
         forbidden(principal, "admin")
         return None

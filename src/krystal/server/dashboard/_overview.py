@@ -12,10 +12,8 @@ from nicegui import ui
 from krystal.server.dashboard._frame import (
     REFRESH_SECONDS,
     current,
-    header,
-    keep_checking,
+    open_page,
     to_login,
-    who,
 )
 
 PHASE_COLOURS = {"SOLID": "blue-8", "LIQUID": "teal-7", "GAS": "orange-8", "PLASMA": "red-7"}
@@ -64,11 +62,9 @@ def overview_rows() -> list[dict[str, Any]]:
 
 @ui.page("/", title="Krystal · agents")
 async def overview_page(request: Request) -> RedirectResponse | None:
-    principal = await who(request)
+    principal = await open_page(request)
     if principal is None:
         return to_login(request)
-    header(principal)
-    keep_checking(request)
     with ui.tabs().classes("w-full") as tabs:
         agents_tab = ui.tab("Agents")
         approvals_tab = ui.tab("Approvals").props("data-testid=tab-approvals")
