@@ -8,10 +8,12 @@ Settings, lowest priority first: defaults < config file (``server_host``, ``serv
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+import krystal
 from krystal._errors import ConfigError, MissingExtraError
 from krystal.cli._config_cmd import ConfigOption
 from krystal.cli._console import EXIT_USAGE, fail, load_settings, stdout
@@ -48,7 +50,6 @@ def serve(
     settings = load_settings(config)
     try:
         from krystal.server import ServerSettings
-
         from krystal.storage import normalise_url
 
         server = ServerSettings.from_settings(settings, host=host, port=port, db=db, auth=auth)
@@ -85,6 +86,8 @@ def serve(
             host=server.host,
             port=server.port,
             reload=True,
+            # The package's own source, and the current folder (a config file there).
+            reload_dirs=[str(Path(krystal.__file__).resolve().parent), os.getcwd()],
             log_level=log_level,
         )
         return
