@@ -55,3 +55,22 @@ def test_llm_benchmark_runs_with_tiny_counts(tmp_path: Path) -> None:
         assert result["imports"]["anthropic"] == "skipped: not installed"
     if importlib.util.find_spec("litellm") is None:
         assert result["imports"]["litellm"] == "skipped: not installed"
+
+
+def test_llm_soak_runs_with_tiny_counts(tmp_path: Path) -> None:
+    pytest.importorskip("httpx")
+    out = tmp_path / "soak.json"
+    script = str(ROOT / "benchmarks" / "llm_soak.py")
+    done = subprocess.run(
+        [sys.executable, script, "--streams", "15", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert result["ok"] and set(result["runs"]) == {"openai", "ollama", "anthropic", "gemini"}
+    for run in result["runs"].values():
+        assert run["abandoned"]["requests_seen"] == 16 and run["abandoned"]["full_stream_after"]
+        assert run["sequential"]["broken"] == 3 and run["sequential"]["right"] == 15

@@ -22,7 +22,6 @@ import logging
 import queue
 import threading
 import time
-from collections import defaultdict
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -38,9 +37,9 @@ from krystal.llm._config import (
     env_settings,
 )
 from krystal.llm._errors import LLMError, ProviderError, UnavailableError
-from krystal.llm._fallback import Fallback, FallbackLog, should_fall_back
-from krystal.llm._metrics import Metrics, _Stats, _summary
-from krystal.llm._pricing import CostLedger, PriceTable
+from krystal.llm._fallback import Fallback, should_fall_back
+from krystal.llm._metrics import Metrics
+from krystal.llm._pricing import PriceTable
 from krystal.llm._ratelimit import RateLimiter
 from krystal.llm._structured import Schema, reask
 from krystal.llm._transport import CircuitBreaker, Transport
@@ -289,9 +288,6 @@ class LLMClient:
         self.rate_limit = rate_limit
         self.candidates: list[Candidate] = []
         self._metrics = Metrics()
-        self._costs = CostLedger()
-        self._switches = FallbackLog()
-        self._cache_hits: dict[str, int] = defaultdict(int)
         self._backends: list[_Backend | None] = [None] * (1 + len(self.fallbacks))
         self._lock = threading.Lock()
 
@@ -399,18 +395,7 @@ class LLMClient:
         ``cost_usd`` (summed; ``cost_unknown`` counts answers the price table could not
         price), ``cache_hits`` and ``fallbacks`` (the switches away from it, with reasons).
         """
-        snapshot = self._metrics.snapshot()
-        costs = self._costs.snapshot()
-        switches = self._switches.snapshot()
-        with self._lock:
-            hits = dict(self._cache_hits)
-        for name in {*costs, *switches, *hits} - set(snapshot):
-            snapshot[name] = _summary(_Stats())
-        for name, entry in snapshot.items():
-            entry.update(costs.get(name, {"cost_usd": 0.0, "cost_unknown": 0}))
-            entry["cache_hits"] = hits.get(name, 0)
-            entry["fallbacks"] = switches.get(name, [])
-        return snapshot
+        return self._metrics.snapshot()
 
     # -- calls ----------------------------------------------------------------------------
 
@@ -622,7 +607,7 @@ class LLMClient:
         switch = Fallback.after(error, name, self._chain[index + 1].provider)
         log.warning("falling back from %s to %s: %s", name, switch.to_provider, switch.reason)
         switches.append(switch)
-        self._switches.add(switch)
+        self._metrics.fallback(switch)
 
     def _cached(
         self, backend: _Backend, history: list[Message], opts: Options
@@ -633,8 +618,7 @@ class LLMClient:
         hit = self.cache.get(key)
         if hit is not None:
             hit.latency_ms = (time.perf_counter() - started) * 1000
-            with self._lock:
-                self._cache_hits[backend.provider.name] += 1
+            self._metrics.cache_hit(backend.provider.name)
         return key, hit
 
     def _finish(
@@ -666,7 +650,7 @@ class LLMClient:
         cost = self.prices.cost(kind, model or opts.model, tokens_in, tokens_out)
         if cost is None and model and opts.model:
             cost = self.prices.cost(kind, opts.model, tokens_in, tokens_out)
-        self._costs.add(backend.provider.name, cost)
+        self._metrics.cost(backend.provider.name, cost)
         return cost
 
     def _stream_once(

@@ -23,11 +23,8 @@ one provider, and an error is raised as is.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import defaultdict
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 from krystal.llm._errors import (
     ConnectionError,
@@ -66,22 +63,3 @@ class Fallback:
     @classmethod
     def after(cls, error: LLMError, from_provider: str, to_provider: str) -> Fallback:
         return cls(from_provider, to_provider, str(error), type(error).__name__)
-
-
-class FallbackLog:
-    """Every switch a client made, per provider it moved away from; thread-safe."""
-
-    def __init__(self) -> None:
-        self._switches: dict[str, list[Fallback]] = defaultdict(list)
-        self._lock = threading.Lock()
-
-    def add(self, switch: Fallback) -> None:
-        with self._lock:
-            self._switches[switch.from_provider].append(switch)
-
-    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
-        with self._lock:
-            return {
-                name: [asdict(switch) for switch in switches]
-                for name, switches in self._switches.items()
-            }

@@ -1,11 +1,16 @@
-"""Per-provider counters and latency percentiles of an :class:`~krystal.llm.LLMClient`."""
+"""Per-provider counters of an :class:`~krystal.llm.LLMClient`: requests, errors, retries,
+tokens, latency percentiles, dollars spent, cache hits and fallback switches, in one place
+behind one lock; ``get_metrics()`` is :meth:`Metrics.snapshot`."""
 
 from __future__ import annotations
 
 import threading
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from krystal.llm._fallback import Fallback
 
 #: latencies kept per provider for the percentiles (a sliding window)
 WINDOW = 1000
@@ -20,6 +25,10 @@ class _Stats:
     tokens_output: int = 0
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     errors_by_type: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    cost_usd: float = 0.0
+    cost_unknown: int = 0
+    cache_hits: int = 0
+    fallbacks: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Metrics:
@@ -29,6 +38,9 @@ class Metrics:
     >>> m.success("ollama", 12.0, 5, 7); m.failure("ollama", ValueError())
     >>> m.snapshot()["ollama"]["requests"], m.snapshot()["ollama"]["errors"]
     (2, 1)
+    >>> m.cost("openai", 0.25); m.cost("openai", None); m.cache_hit("openai")
+    >>> {k: m.snapshot()["openai"][k] for k in ("cost_usd", "cost_unknown", "cache_hits")}
+    {'cost_usd': 0.25, 'cost_unknown': 1, 'cache_hits': 1}
     """
 
     def __init__(self) -> None:
@@ -53,6 +65,25 @@ class Metrics:
     def retry(self, provider: str) -> None:
         with self._lock:
             self._stats[provider].retries += 1
+
+    def cost(self, provider: str, dollars: float | None) -> None:
+        """Add the price of one answer; None counts an answer the price table could not
+        price."""
+        with self._lock:
+            stats = self._stats[provider]
+            if dollars is None:
+                stats.cost_unknown += 1
+            else:
+                stats.cost_usd += dollars
+
+    def cache_hit(self, provider: str) -> None:
+        with self._lock:
+            self._stats[provider].cache_hits += 1
+
+    def fallback(self, switch: Fallback) -> None:
+        """Record a switch away from ``switch.from_provider``."""
+        with self._lock:
+            self._stats[switch.from_provider].fallbacks.append(asdict(switch))
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -81,4 +112,8 @@ def _summary(stats: _Stats) -> dict[str, Any]:
             "p99": percentile(0.99),
             "mean": sum(ordered) / len(ordered) if ordered else None,
         },
+        "cost_usd": stats.cost_usd,
+        "cost_unknown": stats.cost_unknown,
+        "cache_hits": stats.cache_hits,
+        "fallbacks": list(stats.fallbacks),
     }

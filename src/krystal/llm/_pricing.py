@@ -22,8 +22,6 @@ API model the table does not know has an unknown cost (``None``), never a guesse
 
 from __future__ import annotations
 
-import threading
-from collections import defaultdict
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -90,32 +88,3 @@ class PriceTable:
         if price is None:
             return None
         return (tokens_input * price.input + tokens_output * price.output) / 1_000_000
-
-
-class CostLedger:
-    """Thread-safe running totals per provider: dollars spent, and answers left unpriced.
-
-    >>> ledger = CostLedger()
-    >>> ledger.add("openai", 0.25); ledger.add("openai", None); ledger.snapshot()
-    {'openai': {'cost_usd': 0.25, 'cost_unknown': 1}}
-    """
-
-    def __init__(self) -> None:
-        self._spent: dict[str, float] = defaultdict(float)
-        self._unknown: dict[str, int] = defaultdict(int)
-        self._lock = threading.Lock()
-
-    def add(self, provider: str, cost: float | None) -> None:
-        with self._lock:
-            if cost is None:
-                self._unknown[provider] += 1
-                self._spent[provider] += 0.0
-            else:
-                self._spent[provider] += cost
-
-    def snapshot(self) -> dict[str, dict[str, float | int]]:
-        with self._lock:
-            return {
-                name: {"cost_usd": spent, "cost_unknown": self._unknown.get(name, 0)}
-                for name, spent in self._spent.items()
-            }
