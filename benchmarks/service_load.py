@@ -1,20 +1,22 @@
 """How much load does ``krystal serve`` take? Decide+reward pairs per second and latency.
 
-Starts ``krystal serve`` on a free loopback port, once on a SQLite file and once on a
+Each run starts ``krystal serve`` on a free loopback port, on a fresh SQLite file or a
 throwaway PostgreSQL cluster (``initdb``/``pg_ctl`` in a temp dir), creates one agent per
-client and runs ``--clients`` concurrent clients, each doing decide then reward on its
-own agent, until ``--pairs`` pairs are done or ``--max-seconds`` pass. It reports pairs
-per second, p50/p99 latency of decide and of reward (measured at the client, from
-request sent to response read), the server's resident memory after given numbers of
-logged events, and checks that the database holds every acknowledged event.
+client (the ``server`` preset, with the pure-Python or the numpy reward model) and runs
+``--clients`` concurrent clients on their own agents, each doing decide then reward
+(``pairs``) or one ``/step`` round trip per pair (``step``), until ``--pairs`` pairs are
+done or ``--max-seconds`` pass. It reports pairs per second, p50/p99 latency of each
+request (at the client, from request sent to response read), the server's and the
+client's CPU time, the server's resident memory after given numbers of logged events,
+and checks that the database holds every acknowledged event.
 
 The load generator speaks HTTP/1.1 over keep-alive asyncio streams rather than through
 httpx: on a 2-core machine the client shares the CPU with the server, and a client that
 spends a few hundred microseconds per request in its own machinery measures itself. Its
 CPU time is reported next to the server's so the split is visible.
 
-    python benchmarks/service_load.py                                # both databases
-    python benchmarks/service_load.py --backends sqlite --pairs 5000 # quicker
+    python benchmarks/service_load.py                          # the five default runs
+    python benchmarks/service_load.py --runs sqlite/numpy/pairs --pairs 5000   # quicker
 
 Loopback only, bounded in pairs and seconds; it stops the servers (and PostgreSQL) itself.
 """
@@ -41,6 +43,13 @@ from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
 HOST = "127.0.0.1"
+DEFAULT_RUNS = (
+    "sqlite/python/pairs",
+    "sqlite/numpy/pairs",
+    "sqlite/numpy/step",
+    "postgresql/python/pairs",
+    "postgresql/numpy/pairs",
+)
 GOALS = {"decide_p50_ms": 2.0, "decide_p99_ms": 10.0, "pairs_per_second": 1500.0}
 
 
@@ -195,23 +204,25 @@ async def run_load(
     memory_at: list[int],
     warmup: int,
     learner: str = "python",
+    mode: str = "pairs",
 ) -> dict[str, Any]:
-    """Drive ``clients`` decide+reward loops; latencies in seconds, memory in bytes."""
+    """Drive ``clients`` loops, each on its own agent; latencies in seconds, memory in bytes.
+
+    ``mode`` "pairs": a decide request, then a reward request; "step": one ``/step``
+    request that rewards the previous decision and decides anew (one round trip a pair).
+    """
     import psutil
 
     server = psutil.Process(server_pid)
     agents = [f"load-{i}" for i in range(clients)]
     for name in agents:
-        status, body = await _one_request(
-            port,
-            "POST",
-            "/v1/agents",
-            {"name": name, "preset": "server", "config": {"backend": learner}},
-        )
+        spec = {"name": name, "preset": "server", "config": {"backend": learner}}
+        status, body = await _one_request(port, "POST", "/v1/agents", spec)
         if status != 201:
             raise SystemExit(f"creating agent {name}: HTTP {status} {body}")
-    decide_times: list[float] = []
-    reward_times: list[float] = []
+    times: dict[str, list[float]] = (
+        {"decide": [], "reward": []} if mode == "pairs" else {"step": []}
+    )
     memory: dict[int, int] = {}
     done = 0
     checkpoints = sorted(memory_at)
@@ -219,40 +230,65 @@ async def run_load(
     started = [0.0]
     rng = random.Random(0)
 
-    def events() -> int:
+    def observation() -> tuple[float, dict[str, float]]:
+        load = rng.random()
+        return load, {"load": load, "latency": 1.0 - load}
+
+    def score(action: dict[str, Any], load: float) -> float:
+        return 1.0 - abs(action["replicas"] / 16 - load)
+
+    async def call(connection: Connection, path: str, body: Any) -> tuple[Any, float]:
+        t0 = time.perf_counter()
+        status, answer = await connection.request("POST", path, body)
+        elapsed = time.perf_counter() - t0
+        if status != 200:
+            raise RuntimeError(f"{path}: HTTP {status} {answer}")
+        return answer, elapsed
+
+    def count(elapsed: dict[str, float]) -> None:
         # each pair logs two events: the decision (with its observation) and the reward
-        return 2 * done
+        nonlocal done
+        done += 1
+        if done == warmup:
+            started[0] = time.perf_counter()
+        if done > warmup:
+            for kind, seconds in elapsed.items():
+                times[kind].append(seconds)
+        while checkpoints and 2 * done >= checkpoints[0]:
+            memory[checkpoints.pop(0)] = server.memory_info().rss
+
+    async def pairs_client(connection: Connection, name: str) -> None:
+        while done < pairs and time.monotonic() < deadline:
+            load, metrics = observation()
+            decision, decide_s = await call(
+                connection, f"/v1/agents/{name}/decide", {"observation": metrics}
+            )
+            reward = {
+                "decision_id": decision["decision_id"],
+                "reward": score(decision["action"], load),
+            }
+            _, reward_s = await call(connection, f"/v1/agents/{name}/rewards", reward)
+            count({"decide": decide_s, "reward": reward_s})
+
+    async def step_client(connection: Connection, name: str) -> None:
+        load, metrics = observation()
+        answer, _ = await call(connection, f"/v1/agents/{name}/step", {"observation": metrics})
+        while done < pairs and time.monotonic() < deadline:
+            decision = answer["decision"]
+            reward = score(decision["action"], load)
+            load, metrics = observation()
+            body = {
+                "decision_id": decision["decision_id"],
+                "reward": reward,
+                "observation": metrics,
+            }
+            answer, step_s = await call(connection, f"/v1/agents/{name}/step", body)
+            count({"step": step_s})
 
     async def client(name: str) -> None:
-        nonlocal done
         connection = await Connection.open(port)
-        decide_path = f"/v1/agents/{name}/decide"
-        reward_path = f"/v1/agents/{name}/rewards"
         try:
-            while done < pairs and time.monotonic() < deadline:
-                load = rng.random()
-                t0 = time.perf_counter()
-                status, decision = await connection.request(
-                    "POST", decide_path, {"observation": {"load": load, "latency": 1.0 - load}}
-                )
-                t1 = time.perf_counter()
-                if status != 200:
-                    raise RuntimeError(f"decide: HTTP {status} {decision}")
-                reward = 1.0 - abs(decision["action"]["replicas"] / 16 - load)
-                status, answer = await connection.request(
-                    "POST", reward_path, {"decision_id": decision["decision_id"], "reward": reward}
-                )
-                t2 = time.perf_counter()
-                if status != 200:
-                    raise RuntimeError(f"reward: HTTP {status} {answer}")
-                done += 1
-                if done == warmup:
-                    started[0] = time.perf_counter()
-                if done > warmup:
-                    decide_times.append(t1 - t0)
-                    reward_times.append(t2 - t1)
-                while checkpoints and events() >= checkpoints[0]:
-                    memory[checkpoints.pop(0)] = server.memory_info().rss
+            await (pairs_client if mode == "pairs" else step_client)(connection, name)
         finally:
             await connection.close()
 
@@ -265,8 +301,10 @@ async def run_load(
     cpu_after = server.cpu_times()
     timed = max(0, done - warmup)
     return {
+        "mode": mode,
+        "learner": learner,
         "pairs": done,
-        "events": events(),
+        "events": 2 * done,
         "timed_pairs": timed,
         "timed_seconds": measured,
         "pairs_per_second": timed / measured if measured > 0 else None,
@@ -275,11 +313,10 @@ async def run_load(
         "server_cpu_seconds": (cpu_after.user + cpu_after.system)
         - (cpu_before.user + cpu_before.system),
         "client_cpu_seconds": time.process_time() - own_before,
-        "decide_latency_ms": _summary(decide_times),
-        "reward_latency_ms": _summary(reward_times),
+        **{f"{kind}_latency_ms": _summary(samples) for kind, samples in times.items()},
         "rss_bytes_after_events": {str(k): v for k, v in sorted(memory.items())},
         "agents": agents,
-        "_samples": {"decide": decide_times, "reward": reward_times},
+        "_samples": times,
     }
 
 
@@ -302,7 +339,8 @@ def _summary(samples: list[float]) -> dict[str, float] | None:
 
 def meets_goals(result: dict[str, Any]) -> dict[str, bool] | None:
     """Each of the issue's goals, met or not, for one run."""
-    decide = result["decide_latency_ms"]
+    # a step both rewards and decides, so its latency is held to the decide goals
+    decide = result.get("decide_latency_ms") or result.get("step_latency_ms")
     if decide is None:
         return None
     return {
@@ -323,7 +361,8 @@ def count_events(db: str) -> dict[str, int]:
         storage.close()
 
 
-def bench_backend(backend: str, learner: str, args: argparse.Namespace) -> dict[str, Any]:
+def bench_run(backend: str, learner: str, mode: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One server on a fresh database of ``backend``, loaded with ``mode`` requests."""
     folder = Path(tempfile.mkdtemp(prefix=f"krystal-load-{backend}-"))
     try:
         with contextlib.ExitStack() as stack:
@@ -333,9 +372,8 @@ def bench_backend(backend: str, learner: str, args: argparse.Namespace) -> dict[
                 db = stack.enter_context(postgres_cluster(folder))
             with krystal_server(db, folder) as (base, pid):
                 port = int(base.rsplit(":", 1)[1])
-                print(
-                    f"{backend}/{learner}: server {base} (pid {pid})", file=sys.stderr, flush=True
-                )
+                label = f"{backend}/{learner}/{mode}"
+                print(f"{label}: server {base} (pid {pid})", file=sys.stderr, flush=True)
                 result = asyncio.run(
                     run_load(
                         port,
@@ -346,6 +384,7 @@ def bench_backend(backend: str, learner: str, args: argparse.Namespace) -> dict[
                         args.memory_at,
                         args.warmup,
                         learner,
+                        mode,
                     )
                 )
             stored = count_events(db)
@@ -365,10 +404,14 @@ def plot(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for axis, kind in zip(axes, ("decide", "reward")):
+    kinds = [
+        k for k in ("decide", "reward", "step") if any(k in r["_samples"] for r in results.values())
+    ]
+    figure, axes = plt.subplots(1, len(kinds), figsize=(5.5 * len(kinds), 4.2), sharey=True)
+    axes = [axes] if len(kinds) == 1 else list(axes)
+    for axis, kind in zip(axes, kinds):
         for backend, result in results.items():
-            samples = sorted(1000 * x for x in result["_samples"][kind])
+            samples = sorted(1000 * x for x in result["_samples"].get(kind, []))
             if not samples:
                 continue
             fractions = [(i + 1) / len(samples) for i in range(len(samples))]
@@ -379,7 +422,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
                 label=f"{backend} (p50 {summary['p50']:.2f} ms, p99 {summary['p99']:.2f} ms)",
             )
         for limit, style in ((GOALS["decide_p50_ms"], ":"), (GOALS["decide_p99_ms"], "--")):
-            if kind == "decide":
+            if kind in ("decide", "step"):
                 axis.axvline(limit, color="grey", linestyle=style, linewidth=1)
         axis.set_xscale("log")
         axis.set_xlabel(f"{kind} latency at the client (ms, log scale)")
@@ -387,7 +430,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
         axis.grid(True, which="both", alpha=0.3)
         axis.legend(fontsize=8, loc="lower right")
     axes[0].set_ylabel("share of requests at or below")
-    figure.suptitle("krystal serve, 8 concurrent clients, decide+reward pairs (grey: goals)")
+    figure.suptitle(
+        "krystal serve, 8 concurrent clients, decide+reward (grey: the p50 and p99 goals)"
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -397,16 +442,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated")
-    parser.add_argument("--clients", type=int, default=8)
     parser.add_argument(
-        "--learners",
-        default="python,numpy",
-        help="the agents' reward-model backend: python (the default) and/or numpy (fast extra)",
+        "--runs",
+        default=",".join(DEFAULT_RUNS),
+        help="comma-separated DATABASE/LEARNER/MODE: sqlite or postgresql; the agents' "
+        "reward-model backend python (the default) or numpy (the fast extra); pairs "
+        "(decide, then reward) or step (one /step round trip a pair)",
     )
-    parser.add_argument("--pairs", type=int, default=50_000, help="decide+reward pairs per backend")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--pairs", type=int, default=50_000, help="decide+reward pairs per run")
     parser.add_argument("--warmup", type=int, default=1000, help="pairs left out of the timings")
-    parser.add_argument("--max-seconds", type=float, default=240.0, help="per backend")
+    parser.add_argument("--max-seconds", type=float, default=180.0, help="per run")
     parser.add_argument(
         "--memory-at",
         default="10000,25000,50000,75000,100000",
@@ -416,22 +462,23 @@ def main() -> int:
     parser.add_argument("--plot", default=str(RESULTS / "service_load.png"), help="'' for none")
     args = parser.parse_args()
     args.memory_at = [int(x) for x in args.memory_at.split(",") if x]
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    for backend in backends:
-        if backend not in ("sqlite", "postgresql"):
-            parser.error(f"--backends: expected sqlite and/or postgresql, got {backend!r}")
+    runs = []
+    for run in (r.strip() for r in args.runs.split(",") if r.strip()):
+        parts = run.split("/")
+        if (
+            len(parts) != 3
+            or parts[0] not in ("sqlite", "postgresql")
+            or parts[1] not in ("python", "numpy")
+            or parts[2] not in ("pairs", "step")
+        ):
+            parser.error(
+                f"--runs: expected DATABASE/LEARNER/MODE such as sqlite/python/pairs, got {run!r}"
+            )
+        runs.append(parts)
     if args.warmup >= args.pairs:
         parser.error("--warmup: expected fewer warm-up pairs than --pairs")
 
-    learners = [x.strip() for x in args.learners.split(",") if x.strip()]
-    for learner in learners:
-        if learner not in ("python", "numpy"):
-            parser.error(f"--learners: expected python and/or numpy, got {learner!r}")
-    results = {
-        f"{backend}/{learner}": bench_backend(backend, learner, args)
-        for backend in backends
-        for learner in learners
-    }
+    results = {"/".join(run): bench_run(*run, args) for run in runs}
     if args.plot:
         plot(results, Path(args.plot))
     for result in results.values():

@@ -19,13 +19,13 @@ def test_service_load_script_measures_and_checks_storage(tmp_path: Path) -> None
     out = tmp_path / "service_load.json"
     command = [
         sys.executable, str(ROOT / "benchmarks" / "service_load.py"),
-        "--backends", "sqlite", "--learners", "python", "--pairs", "400", "--warmup", "50",
+        "--runs", "sqlite/python/pairs,sqlite/python/step", "--pairs", "400", "--warmup", "50",
         "--memory-at", "200,600", "--max-seconds", "60",
         "--out", str(out), "--plot", str(tmp_path / "service_load.png"),
     ]  # fmt: skip
     subprocess.run(command, check=True, capture_output=True, timeout=240)
     report = json.loads(out.read_text())
-    run = report["results"]["sqlite/python"]
+    run = report["results"]["sqlite/python/pairs"]
     assert run["stopped_by"] == "pairs" and run["pairs"] >= 400
     assert run["events"] == 2 * run["pairs"]
     # the database holds every decision and reward the server acknowledged
@@ -37,9 +37,10 @@ def test_service_load_script_measures_and_checks_storage(tmp_path: Path) -> None
         assert 0 < summary["p50"] <= summary["p90"] <= summary["p99"] <= summary["max"]
     assert sorted(run["rss_bytes_after_events"]) == ["200", "600"]
     assert all(rss > 10_000_000 for rss in run["rss_bytes_after_events"].values())
-    assert set(report["meets_goals"]["sqlite/python"]) == {
-        "decide_p50",
-        "decide_p99",
-        "pairs_per_second",
-    }
+    step = report["results"]["sqlite/python/step"]
+    assert step["pairs"] >= 400 and step["all_acknowledged_stored"] is True
+    assert 0 < step["step_latency_ms"]["p50"] <= step["step_latency_ms"]["p99"]
+    for name in ("sqlite/python/pairs", "sqlite/python/step"):
+        goals = report["meets_goals"][name]
+        assert set(goals) == {"decide_p50", "decide_p99", "pairs_per_second"}
     assert (tmp_path / "service_load.png").stat().st_size > 10_000
