@@ -1,16 +1,19 @@
 """How heavy and how fast is Krystal's LLM client next to raw httpx, the SDKs and LiteLLM?
 
-One run, on this machine, against a local OpenAI-compatible stand-in on 127.0.0.1 that
-this script starts in a separate process (so its CPU does not mix with the clients'):
+One run, on this machine, against a local stand-in on 127.0.0.1 that this script starts
+in a separate process (so its CPU does not mix with the clients'). It speaks three wire
+formats: OpenAI chat completions, Anthropic messages and Gemini generateContent.
 
 1. import time and peak RSS of a fresh interpreter for ``import krystal.llm`` plus a built
    ``LLMClient`` (its transport imports httpx), ``import httpx``, ``import openai``,
    ``import anthropic`` and ``import litellm``: the median of ``--import-repeats`` processes;
-2. per-request latency (median, p99) over ``--requests`` sequential non-streaming chat
-   completions, for raw httpx (a pooled ``httpx.Client``), Krystal's ``LLMClient``, the
-   official ``openai`` SDK and ``litellm.completion``; each as a ratio to raw httpx;
-3. streaming: time to first token and total time of a ~50-chunk streamed answer, median
-   over ``--streams`` streams, for the same four clients.
+2. per-request latency (median, p99) over ``--requests`` sequential non-streaming
+   requests: on the OpenAI format for raw httpx (a pooled ``httpx.Client``), Krystal's
+   ``LLMClient``, the official ``openai`` SDK and ``litellm.completion``; on the Anthropic
+   format for raw httpx, Krystal and the ``anthropic`` SDK; on the Gemini format for raw
+   httpx, Krystal and ``google-genai``; each as a ratio to raw httpx on the same format;
+3. streaming: time to first token and total time of a 50-chunk streamed answer, median
+   over ``--streams`` streams, for the same clients.
 
 The peers come from the ``bench`` extra (``pip install -e ".[llm,bench]"``); any that is
 not installed is recorded as ``"skipped: not installed"``.
@@ -43,7 +46,18 @@ STREAM_CHUNKS = 50
 PROMPT = [{"role": "user", "content": "Say hello."}]
 ANSWER = "Hello from the stand-in."
 SKIPPED = "skipped: not installed"
-CLIENTS = ("httpx", "krystal", "openai", "litellm")
+CLIENTS = (
+    "httpx", "krystal", "openai", "litellm",
+    "httpx (anthropic)", "krystal (anthropic)", "anthropic",
+    "httpx (gemini)", "krystal (gemini)", "google-genai",
+)  # fmt: skip
+#: each client's baseline: raw httpx on the same wire format
+BASELINE = {
+    name: "httpx (anthropic)" if "anthropic" in name else
+    "httpx (gemini)" if "gemini" in name or "genai" in name else "httpx"
+    for name in CLIENTS
+}  # fmt: skip
+ANTHROPIC_VERSION = "2023-06-01"
 
 # LiteLLM fetches a model cost map over the network at import unless told not to
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -94,9 +108,27 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 },
             )
 
+    def _stream(self, events: list[bytes]) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream; charset=utf-8")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        try:
+            for data in events:  # one HTTP chunk (one send) per SSE event, as servers do
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            self.close_connection = True
+
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
+        if self.path == "/v1/messages":
+            self._anthropic(body)
+            return
+        if self.path.startswith("/v1beta/models/"):
+            self._gemini(body)
+            return
         if self.path != "/v1/chat/completions":
             self._send(
                 404,
@@ -159,16 +191,95 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 b"data: " + json.dumps({**chunk, "choices": [], "usage": usage}).encode() + b"\n\n"
             )
         events.append(b"data: [DONE]\n\n")
-        self.send_response(200)
-        self.send_header("content-type", "text/event-stream; charset=utf-8")
-        self.send_header("transfer-encoding", "chunked")
-        self.end_headers()
-        try:
-            for data in events:  # one HTTP chunk (one send) per SSE event, as servers do
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-            self.wfile.write(b"0\r\n\r\n")
-        except OSError:
-            self.close_connection = True
+        self._stream(events)
+
+    def _anthropic(self, body: dict[str, Any]) -> None:
+        """Anthropic messages: a ``message`` body, or its SSE event sequence."""
+        key = self.headers.get("x-api-key") or self.headers.get("authorization", "")[7:]
+        if not key:
+            error = {"type": "authentication_error", "message": "x-api-key header is required"}
+            self._send(401, {"type": "error", "error": error})
+            return
+        usage = {"input_tokens": 9, "output_tokens": 5}
+        message = {
+            "id": "msg_" + uuid.uuid4().hex[:24],
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", MODEL),
+            "content": [{"type": "text", "text": ANSWER}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": usage,
+        }
+        if not body.get("stream"):
+            self._send(200, message)
+            return
+
+        def event(document: dict[str, Any]) -> bytes:
+            return f"event: {document['type']}\ndata: {json.dumps(document)}\n\n".encode()
+
+        start = {
+            **message,
+            "content": [],
+            "stop_reason": None,
+            "usage": {**usage, "output_tokens": 1},
+        }
+        block = {"type": "text", "text": ""}
+        events = [
+            event({"type": "message_start", "message": start}),
+            event({"type": "content_block_start", "index": 0, "content_block": block}),
+            event({"type": "ping"}),
+        ]
+        events += [
+            event(
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": f" tok{i}"},
+                }
+            )
+            for i in range(STREAM_CHUNKS)
+        ]
+        events += [
+            event({"type": "content_block_stop", "index": 0}),
+            event(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": STREAM_CHUNKS},
+                }
+            ),
+            event({"type": "message_stop"}),
+        ]
+        self._stream(events)
+
+    def _gemini(self, body: dict[str, Any]) -> None:
+        """Gemini generateContent, or streamGenerateContent?alt=sse chunks."""
+        if not self.headers.get("x-goog-api-key"):
+            error = {"code": 403, "message": "Missing API key.", "status": "PERMISSION_DENIED"}
+            self._send(403, {"error": error})
+            return
+
+        def response(text: str, finish: str | None, tokens: int) -> dict[str, Any]:
+            candidate: dict[str, Any] = {
+                "content": {"parts": [{"text": text}], "role": "model"},
+                "index": 0,
+            }
+            if finish:
+                candidate["finishReason"] = finish
+            usage = {"promptTokenCount": 9}
+            if finish:
+                usage.update(candidatesTokenCount=tokens, totalTokenCount=9 + tokens)
+            return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": MODEL}
+
+        if ":streamGenerateContent" not in self.path:
+            self._send(200, response(ANSWER, "STOP", 5))
+            return
+        chunks = [
+            response(f" tok{i}", "STOP" if i == STREAM_CHUNKS - 1 else None, STREAM_CHUNKS)
+            for i in range(STREAM_CHUNKS)
+        ]
+        self._stream([b"data: " + json.dumps(chunk).encode() + b"\r\n\r\n" for chunk in chunks])
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -191,7 +302,8 @@ def serve() -> int:
 
 
 class StandIn:
-    """The stand-in in its own process; ``base_url`` ends in ``/v1``."""
+    """The stand-in in its own process; ``root`` is its origin (Anthropic and Gemini
+    clients take that) and ``base_url`` its OpenAI base, ``root/v1``."""
 
     def __enter__(self) -> StandIn:
         self._proc = subprocess.Popen(
@@ -202,7 +314,8 @@ class StandIn:
         )
         assert self._proc.stdout is not None
         port = int(self._proc.stdout.readline())
-        self.base_url = f"http://127.0.0.1:{port}/v1"
+        self.root = f"http://127.0.0.1:{port}"
+        self.base_url = f"{self.root}/v1"
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -237,6 +350,7 @@ IMPORTS = {
     "httpx": ("import httpx\n", "httpx"),
     "openai": ("import openai\n", "openai"),
     "anthropic": ("import anthropic\n", "anthropic"),
+    "google-genai": ("from google import genai\n", "google.genai"),
     "litellm": ("import litellm\n", "litellm"),
 }
 
@@ -334,11 +448,11 @@ class RawHttpx(Peer):
 
 
 class Krystal(Peer):
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, provider: str = "openai") -> None:
         from krystal.llm import LLMClient, LLMConfig
 
         self.client = LLMClient(
-            LLMConfig(provider="openai", base_url=base_url, api_key=API_KEY, model=MODEL)
+            LLMConfig(provider=provider, base_url=base_url, api_key=API_KEY, model=MODEL)
         )
 
     def complete(self) -> str:
@@ -400,11 +514,136 @@ class LiteLLM(Peer):
                 yield chunk.choices[0].delta.content
 
 
+class RawHttpxAnthropic(Peer):
+    def __init__(self, base_url: str) -> None:
+        import httpx
+
+        self.http = httpx.Client(base_url=base_url.removesuffix("/v1"), timeout=30)
+        self.headers = {"x-api-key": API_KEY, "anthropic-version": ANTHROPIC_VERSION}
+        self.body = {"model": MODEL, "max_tokens": 1024, "messages": PROMPT}
+
+    def complete(self) -> str:
+        r = self.http.post("/v1/messages", json=self.body, headers=self.headers)
+        r.raise_for_status()
+        return "".join(b["text"] for b in r.json()["content"] if b["type"] == "text")
+
+    def stream(self) -> Iterator[str]:
+        body = {**self.body, "stream": True}
+        with self.http.stream("POST", "/v1/messages", json=body, headers=self.headers) as r:
+            r.raise_for_status()
+            for line in r.iter_lines():
+                if not line.startswith("data: "):
+                    continue
+                event = json.loads(line[6:])
+                if (
+                    event["type"] == "content_block_delta"
+                    and event["delta"]["type"] == "text_delta"
+                ):
+                    yield event["delta"]["text"]
+                elif event["type"] == "message_stop":
+                    break
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class AnthropicSDK(Peer):
+    def __init__(self, base_url: str) -> None:
+        import anthropic
+
+        self.client = anthropic.Anthropic(
+            base_url=base_url.removesuffix("/v1"), api_key=API_KEY, max_retries=0
+        )
+
+    def complete(self) -> str:
+        reply = self.client.messages.create(model=MODEL, max_tokens=1024, messages=PROMPT)
+        return "".join(block.text for block in reply.content if block.type == "text")
+
+    def stream(self) -> Iterator[str]:
+        events = self.client.messages.create(
+            model=MODEL, max_tokens=1024, messages=PROMPT, stream=True
+        )
+        for event in events:
+            if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                yield event.delta.text
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class RawHttpxGemini(Peer):
+    def __init__(self, base_url: str) -> None:
+        import httpx
+
+        self.http = httpx.Client(base_url=base_url.removesuffix("/v1"), timeout=30)
+        self.headers = {"x-goog-api-key": API_KEY}
+        self.body = {"contents": [{"role": "user", "parts": [{"text": PROMPT[0]["content"]}]}]}
+        self.path = f"/v1beta/models/{MODEL}"
+
+    def complete(self) -> str:
+        r = self.http.post(f"{self.path}:generateContent", json=self.body, headers=self.headers)
+        r.raise_for_status()
+        return "".join(p.get("text", "") for p in r.json()["candidates"][0]["content"]["parts"])
+
+    def stream(self) -> Iterator[str]:
+        url = f"{self.path}:streamGenerateContent"
+        with self.http.stream(
+            "POST", url, params={"alt": "sse"}, json=self.body, headers=self.headers
+        ) as r:
+            r.raise_for_status()
+            for line in r.iter_lines():
+                if line.startswith("data: "):
+                    parts = json.loads(line[6:])["candidates"][0]["content"]["parts"]
+                    text = "".join(part.get("text", "") for part in parts)
+                    if text:
+                        yield text
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class GenAISDK(Peer):
+    def __init__(self, base_url: str) -> None:
+        from google import genai
+        from google.genai import types
+
+        options = types.HttpOptions(base_url=base_url.removesuffix("/v1"), api_version="v1beta")
+        self.client = genai.Client(api_key=API_KEY, http_options=options)
+
+    def complete(self) -> str:
+        reply = self.client.models.generate_content(model=MODEL, contents=PROMPT[0]["content"])
+        return reply.text or ""
+
+    def stream(self) -> Iterator[str]:
+        chunks = self.client.models.generate_content_stream(
+            model=MODEL, contents=PROMPT[0]["content"]
+        )
+        for chunk in chunks:
+            if chunk.text:
+                yield chunk.text
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _krystal_on(provider: str) -> Callable[[str], Peer]:
+    def make(base_url: str) -> Peer:
+        return Krystal(base_url.removesuffix("/v1"), provider)
+
+    return make
+
+
 PEERS: dict[str, tuple[Callable[[str], Peer], str]] = {
     "httpx": (RawHttpx, "httpx"),
     "krystal": (Krystal, "httpx"),
     "openai": (OpenAISDK, "openai"),
     "litellm": (LiteLLM, "litellm"),
+    "httpx (anthropic)": (RawHttpxAnthropic, "httpx"),
+    "krystal (anthropic)": (_krystal_on("anthropic"), "httpx"),
+    "anthropic": (AnthropicSDK, "anthropic"),
+    "httpx (gemini)": (RawHttpxGemini, "httpx"),
+    "krystal (gemini)": (_krystal_on("gemini"), "httpx"),
+    "google-genai": (GenAISDK, "google.genai"),
 }
 
 
@@ -484,14 +723,13 @@ def measure_requests(
 
 
 def _ratios(latency: dict[str, Any], streaming: dict[str, Any]) -> dict[str, Any]:
-    base_l, base_s = latency.get("httpx"), streaming.get("httpx")
+    """Each client against raw httpx on the same wire format (``BASELINE``)."""
     out: dict[str, Any] = {}
-    if not isinstance(base_l, dict):
-        return out
     for name in CLIENTS:
         lat, st = latency.get(name), streaming.get(name)
-        if not isinstance(lat, dict):
-            out[name] = lat
+        base_l, base_s = latency.get(BASELINE[name]), streaming.get(BASELINE[name])
+        if not isinstance(lat, dict) or not isinstance(base_l, dict):
+            out[name] = lat if not isinstance(lat, dict) else "no baseline"
             continue
         out[name] = {
             "request_median": lat["median_ms"] / base_l["median_ms"],
@@ -507,7 +745,7 @@ def _environment() -> dict[str, Any]:
     versions = {}
     from importlib.metadata import PackageNotFoundError, version
 
-    for dist in ("krystal-sdk", "httpx", "openai", "anthropic", "litellm"):
+    for dist in ("krystal-sdk", "httpx", "openai", "anthropic", "google-genai", "litellm"):
         try:
             versions[dist] = version(dist)
         except PackageNotFoundError:
@@ -535,17 +773,17 @@ def _table(result: dict[str, Any]) -> str:
             lines.append(f"{name:<26}  {row}")
     lines.append("")
     lines.append(
-        f"{'client':<10}{'req med':>9}{'req p99':>9}{'x httpx':>8}"
+        f"{'client':<21}{'req med':>9}{'req p99':>9}{'x httpx':>8}"
         f"{'ttft med':>10}{'x':>6}{'stream':>9}{'x':>6}   (ms)"
     )
     for name in CLIENTS:
         lat, st = result["latency"].get(name), result["streaming"].get(name)
         ratio = result["ratios"].get(name)
         if not isinstance(lat, dict):
-            lines.append(f"{name:<10}  {lat}")
+            lines.append(f"{name:<21}  {lat}")
             continue
         lines.append(
-            f"{name:<10}{lat['median_ms']:>9.3f}{lat['p99_ms']:>9.3f}"
+            f"{name:<21}{lat['median_ms']:>9.3f}{lat['p99_ms']:>9.3f}"
             f"{cell(ratio, 'request_median', '.2f'):>8}"
             f"{st['ttft']['median_ms']:>10.3f}{cell(ratio, 'stream_ttft_median', '.2f'):>6}"
             f"{st['total']['median_ms']:>9.3f}{cell(ratio, 'stream_total_median', '.2f'):>6}"
@@ -615,8 +853,9 @@ def main() -> int:
             "rounds": rounds,
             "warmup": warmup,
             "stream_chunks": STREAM_CHUNKS,
-            "standin": "OpenAI chat completions on 127.0.0.1, in its own process "
-            "(http.server, HTTP/1.1 keep-alive, one chunk per SSE event)",
+            "standin": "OpenAI chat completions, Anthropic messages and Gemini "
+            "generateContent on 127.0.0.1, in its own process (http.server, HTTP/1.1 "
+            "keep-alive, one chunk per SSE event)",
         },
         "imports": imports,
         "latency": latency,

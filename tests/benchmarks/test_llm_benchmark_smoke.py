@@ -29,7 +29,7 @@ def test_llm_benchmark_runs_with_tiny_counts(tmp_path: Path) -> None:
         ],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
         cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr
@@ -39,14 +39,18 @@ def test_llm_benchmark_runs_with_tiny_counts(tmp_path: Path) -> None:
 
     krystal_import = result["imports"]["krystal.llm + LLMClient"]
     assert krystal_import["import_ms_median"] > 0 and krystal_import["rss_mb_median"] > 0
-    for name in ("httpx", "krystal"):
+    for name in ("httpx", "krystal", "httpx (anthropic)", "krystal (anthropic)"):
         assert result["latency"][name]["n"] == 20
         assert result["streaming"][name]["ttft"]["n"] == 5
         assert result["streaming"][name]["chunks_seen"] == [50]
     assert result["ratios"]["httpx"]["request_median"] == pytest.approx(1.0)
     assert result["ratios"]["krystal"]["request_median"] > 0
+    # each wire format is measured against raw httpx on that format
+    assert result["ratios"]["httpx (gemini)"]["stream_total_median"] == pytest.approx(1.0)
+    assert result["streaming"]["krystal (gemini)"]["chunks_seen"] == [50]
 
-    for name, module in (("openai", "openai"), ("litellm", "litellm")):
+    peers = (("openai", "openai"), ("litellm", "litellm"), ("anthropic", "anthropic"))
+    for name, module in (*peers, ("google-genai", "google.genai")):
         if importlib.util.find_spec(module) is None:
             assert result["latency"][name] == "skipped: not installed"
         else:
