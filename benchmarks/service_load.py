@@ -397,6 +397,110 @@ def bench_run(backend: str, learner: str, mode: str, args: argparse.Namespace) -
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def breakdown(pairs: int, clients: int) -> dict[str, Any]:
+    """Where a pair's server CPU goes, measured piece by piece (milliseconds per pair).
+
+    The learner alone (observe, decide and reward on a ``server`` preset agent), the
+    service in this process without HTTP (``clients`` threads doing decide then reward
+    through :class:`krystal.server.Service` on SQLite, commits included), and a bare HTTP
+    request (``GET /health/live``, the cheapest route) on a running ``krystal serve``.
+    """
+    out: dict[str, Any] = {"pairs": pairs, "clients": clients}
+    for learner in ("python", "numpy"):
+        out[f"learner_{learner}_ms_per_pair"] = _learner_cpu(learner, pairs)
+        cpu, rate = _service_cpu(learner, pairs, clients)
+        out[f"service_{learner}_ms_per_pair"] = cpu
+        out[f"service_{learner}_pairs_per_second"] = rate
+    out["http_bare_request_ms"] = _bare_http_cpu(pairs, clients)
+    return out
+
+
+def _learner_cpu(learner: str, pairs: int, warmup: int = 200) -> float:
+    from krystal import create_server_optimizer
+
+    rng = random.Random(1)
+    agent = create_server_optimizer(seed=0, backend=learner)
+    started = 0.0
+    for i in range(pairs + warmup):
+        if i == warmup:
+            started = _cpu()
+        agent.observe({"load": rng.random(), "latency": rng.random()})
+        agent.decide()
+        agent.reward(rng.random())
+    return 1000 * (_cpu() - started) / pairs
+
+
+def _service_cpu(learner: str, pairs: int, clients: int) -> tuple[float, float]:
+    import threading
+
+    from krystal.server import ServerSettings, Service
+
+    folder = Path(tempfile.mkdtemp(prefix="krystal-breakdown-"))
+    service = Service(ServerSettings(db=f"sqlite:///{folder / 'krystal.db'}"))
+    service.start()
+    per_client = pairs // clients
+
+    def client(i: int) -> None:
+        rng = random.Random(i)
+        for _ in range(per_client):
+            metrics = {"load": rng.random(), "latency": rng.random()}
+            decision, done = service.decide(f"b{i}", metrics)
+            done.result(60)
+            _, stored = service.reward(f"b{i}", decision["decision_id"], rng.random())
+            if stored is not None:
+                stored.result(60)
+
+    try:
+        for i in range(clients):
+            service.create_agent(f"b{i}", "server", None, {"backend": learner})[1].result(60)
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+        started, wall = _cpu(), time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        cpu, wall = _cpu() - started, time.perf_counter() - wall
+    finally:
+        service.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    return 1000 * cpu / (per_client * clients), per_client * clients / wall
+
+
+def _bare_http_cpu(requests: int, clients: int) -> float:
+    import psutil
+
+    folder = Path(tempfile.mkdtemp(prefix="krystal-breakdown-"))
+    per_client = requests // clients
+
+    async def load(port: int, server: Any) -> float:
+        connections = [await Connection.open(port) for _ in range(clients)]
+
+        async def loop(connection: Connection) -> None:
+            for _ in range(per_client):
+                status, _ = await connection.request("GET", "/health/live", None)
+                if status != 200:
+                    raise RuntimeError(f"/health/live: HTTP {status}")
+
+        before = server.cpu_times()
+        await asyncio.gather(*(loop(c) for c in connections))
+        after = server.cpu_times()
+        for connection in connections:
+            await connection.close()
+        used = (after.user + after.system) - (before.user + before.system)
+        return 1000 * used / (clients * per_client)
+
+    try:
+        with krystal_server(f"sqlite:///{folder / 'krystal.db'}", folder) as (base, pid):
+            return asyncio.run(load(int(base.rsplit(":", 1)[1]), psutil.Process(pid)))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def plot(results: dict[str, Any], path: Path) -> None:
     """Latency distributions (log scale) per backend and request, as a PNG."""
     import matplotlib
@@ -407,7 +511,10 @@ def plot(results: dict[str, Any], path: Path) -> None:
     kinds = [
         k for k in ("decide", "reward", "step") if any(k in r["_samples"] for r in results.values())
     ]
-    figure, axes = plt.subplots(1, len(kinds), figsize=(5.5 * len(kinds), 4.2), sharey=True)
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    width = max(7.0, 5.5 * len(kinds))
+    figure, axes = plt.subplots(1, len(kinds), figsize=(width, 4.2), sharey=True)
     axes = [axes] if len(kinds) == 1 else list(axes)
     for axis, kind in zip(axes, kinds):
         for backend, result in results.items():
@@ -425,13 +532,17 @@ def plot(results: dict[str, Any], path: Path) -> None:
             if kind in ("decide", "step"):
                 axis.axvline(limit, color="grey", linestyle=style, linewidth=1)
         axis.set_xscale("log")
+        axis.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.xaxis.set_minor_formatter(NullFormatter())
         axis.set_xlabel(f"{kind} latency at the client (ms, log scale)")
         axis.set_title(f"{kind}: cumulative share of requests")
         axis.grid(True, which="both", alpha=0.3)
         axis.legend(fontsize=8, loc="lower right")
     axes[0].set_ylabel("share of requests at or below")
     figure.suptitle(
-        "krystal serve, 8 concurrent clients, decide+reward (grey: the p50 and p99 goals)"
+        "krystal serve, 8 concurrent clients, decide+reward (grey: the p50 and p99 goals)",
+        fontsize=10,
     )
     figure.tight_layout()
     figure.savefig(path, dpi=110)
@@ -458,6 +569,12 @@ def main() -> int:
         default="10000,25000,50000,75000,100000",
         help="logged event counts at which the server's RSS is read",
     )
+    parser.add_argument(
+        "--breakdown-pairs",
+        type=int,
+        default=4000,
+        help="pairs for the CPU breakdown (learner, service without HTTP, bare HTTP); 0: none",
+    )
     parser.add_argument("--out", default=str(RESULTS / "service_load.json"))
     parser.add_argument("--plot", default=str(RESULTS / "service_load.png"), help="'' for none")
     args = parser.parse_args()
@@ -479,6 +596,7 @@ def main() -> int:
         parser.error("--warmup: expected fewer warm-up pairs than --pairs")
 
     results = {"/".join(run): bench_run(*run, args) for run in runs}
+    parts = breakdown(args.breakdown_pairs, args.clients) if args.breakdown_pairs else None
     if args.plot:
         plot(results, Path(args.plot))
     for result in results.values():
@@ -489,6 +607,7 @@ def main() -> int:
         "goals": GOALS,
         "results": results,
         "meets_goals": {name: meets_goals(result) for name, result in results.items()},
+        "breakdown_ms": parts,
         "environment": {
             "python": platform.python_version(),
             "machine": platform.machine(),
