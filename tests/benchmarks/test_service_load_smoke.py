@@ -15,12 +15,13 @@ pytest.importorskip("psutil", reason="psutil is not installed")
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_service_load_script_measures_and_checks_storage(tmp_path: Path) -> None:
     out = tmp_path / "service_load.json"
     command = [
         sys.executable, str(ROOT / "benchmarks" / "service_load.py"),
         "--runs", "sqlite/python/pairs,sqlite/python/step", "--pairs", "400", "--warmup", "50",
-        "--memory-at", "200,600", "--max-seconds", "60",
+        "--memory-at", "200,600", "--max-seconds", "60", "--breakdown-pairs", "400",
         "--out", str(out), "--plot", str(tmp_path / "service_load.png"),
     ]  # fmt: skip
     subprocess.run(command, check=True, capture_output=True, timeout=240)
@@ -43,4 +44,10 @@ def test_service_load_script_measures_and_checks_storage(tmp_path: Path) -> None
     for name in ("sqlite/python/pairs", "sqlite/python/step"):
         goals = report["meets_goals"][name]
         assert set(goals) == {"decide_p50", "decide_p99", "pairs_per_second"}
+    parts = report["breakdown_ms"]
+    for key in ("learner_python", "learner_numpy", "service_python", "service_numpy"):
+        assert parts[f"{key}_ms_per_pair"] > 0, parts
+    # the service does what the learner does and more (the commit, the bookkeeping)
+    assert parts["service_python_ms_per_pair"] > parts["learner_python_ms_per_pair"]
+    assert parts["http_bare_request_ms"] > 0
     assert (tmp_path / "service_load.png").stat().st_size > 10_000
