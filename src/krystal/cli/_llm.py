@@ -33,7 +33,7 @@ from krystal.cli._console import (
 )
 
 if TYPE_CHECKING:
-    from krystal.llm import Candidate, LLMConfig
+    from krystal.llm import Candidate, LLMClient, LLMConfig
 
 llm_app = typer.Typer(
     help=(
@@ -65,6 +65,17 @@ def _check_url(value: str | None) -> str | None:
     if value is not None and not value.startswith(("http://", "https://")):
         raise typer.BadParameter(f"got {value!r}, expected an http:// or https:// URL")
     return value
+
+
+def _client(config_path: Path | None, **flags: Any) -> LLMClient:
+    """The client: settings (fallbacks, cache, rate limit, prices too) under the flags."""
+    settings = load_settings(config_path)
+    try:
+        from krystal.llm import LLMClient
+
+        return LLMClient.from_settings(settings, **flags)
+    except ConfigError as exc:
+        fail(str(exc))
 
 
 def _client_config(config_path: Path | None, **flags: Any) -> LLMConfig:
@@ -239,7 +250,7 @@ def chat(
     Errors from the provider (unreachable server, bad key, rate limit, unknown model)
     are printed on stderr and exit 1.
     """
-    llm_config = _client_config(
+    llm_client = _client(
         config,
         provider=provider,
         model=model,
@@ -248,11 +259,11 @@ def chat(
         temperature=temperature,
     )
     try:
-        from krystal.llm import LLMClient, LLMError, Message
+        from krystal.llm import LLMError, Message
 
         messages = [Message("system", system)] if system else []
         messages.append(Message("user", prompt))
-        with LLMClient(llm_config) as client:
+        with llm_client as client:
             if stream:
                 result = _stream(client, messages, echo=not as_json)
             else:

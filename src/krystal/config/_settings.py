@@ -164,6 +164,29 @@ class KrystalSettings(BaseSettings):
     llm_timeout: float = Field(
         default=60.0, gt=0.0, description="Deadline of one LLM call in seconds, retries included."
     )
+    # LLMClient.from_settings: the optional parts of the client, all off by default
+    llm_fallbacks: str = Field(
+        default="",
+        description="LLM providers tried in order when llm_provider cannot answer, "
+        "comma-separated (a list in a file).",
+    )
+    llm_rate_limit: float = Field(
+        default=0.0, ge=0.0, description="Most LLM requests per second of one client; 0: none."
+    )
+    llm_tokens_per_minute: float = Field(
+        default=0.0, ge=0.0, description="Most LLM tokens per minute of one client; 0: none."
+    )
+    llm_cache: Literal["off", "memory", "sqlite"] = Field(
+        default="off", description="Response cache for temperature-0 answers: off, memory, sqlite."
+    )
+    llm_cache_path: str = Field(
+        default=".krystal-llm-cache.sqlite", description="File of the sqlite response cache."
+    )
+    llm_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description="Model (or prefix) -> [input, output] USD per million tokens, over the "
+        "built-in price table.",
+    )
 
     # The service (``krystal serve``, ``krystal keys``); see krystal.server.ServerSettings.
     server_host: str = Field(default="127.0.0.1", description="Address `krystal serve` binds.")
@@ -202,6 +225,24 @@ class KrystalSettings(BaseSettings):
                 f"unknown LLM provider; expected auto or one of {', '.join(_LLM_PROVIDERS)}"
             )
         return name
+
+    @field_validator("llm_fallbacks", mode="before")
+    @classmethod
+    def _known_fallbacks(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):  # a YAML/TOML list in a config file
+            value = ",".join(str(name) for name in value)
+        if not isinstance(value, str):
+            return value
+        names = [part.lower() for part in value.replace(",", " ").split()]
+        # the mock answers anything: as a silent stand-in for a real model it would hide
+        # an outage, so it is only ever used when chosen as llm_provider
+        allowed = [name for name in _LLM_PROVIDERS if name != "mock"]
+        for name in names:
+            if name not in allowed:
+                raise ValueError(
+                    f"unknown provider {name!r}; expected some of {', '.join(allowed)}"
+                )
+        return ",".join(names)
 
     @field_validator("llm_base_url", mode="before")
     @classmethod

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar, cast
 
-from krystal.llm._cache import ResponseCache, request_key
+from krystal.llm._cache import MemoryCache, ResponseCache, SQLiteCache, request_key
 from krystal.llm._config import (
     API_PROVIDERS,
     DEFAULT_MODELS,
@@ -290,6 +290,48 @@ class LLMClient:
         self._metrics = Metrics()
         self._backends: list[_Backend | None] = [None] * (1 + len(self.fallbacks))
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: object, **overrides: object) -> LLMClient:
+        """A client from Krystal's layered settings (:func:`krystal.config.load_settings`).
+
+        The config comes from :meth:`LLMConfig.from_settings` (``overrides`` beat it, as
+        flags do); ``llm_fallbacks`` names the providers of the fallback chain (each
+        configured from its own environment variables), ``llm_rate_limit`` and
+        ``llm_tokens_per_minute`` build a :class:`~krystal.llm.RateLimiter` (0: none),
+        ``llm_cache`` picks the response cache (``off``, ``memory`` or ``sqlite`` at
+        ``llm_cache_path``) and ``llm_prices`` overrides the price table.
+
+        >>> from krystal.config import KrystalSettings
+        >>> settings = KrystalSettings(
+        ...     llm_provider="mock", llm_cache="memory", llm_rate_limit=5,
+        ...     llm_fallbacks="ollama", llm_prices={"mock": (1.0, 2.0)})
+        >>> client = LLMClient.from_settings(settings)
+        >>> [c.provider for c in client.fallbacks], type(client.cache).__name__
+        (['ollama'], 'MemoryCache')
+        >>> client.rate_limit.requests_per_second, client.prices.price("mock")
+        (5.0, Price(input=1.0, output=2.0))
+        """
+        config = LLMConfig.from_settings(settings, **overrides)
+        names = str(getattr(settings, "llm_fallbacks", "") or "")
+        fallbacks = [
+            LLMConfig.from_settings(settings, provider=name)
+            for name in names.split(",")
+            if name and name != config.provider
+        ]
+        per_second = float(getattr(settings, "llm_rate_limit", 0) or 0)
+        per_minute = float(getattr(settings, "llm_tokens_per_minute", 0) or 0)
+        rate_limit = None
+        if per_second or per_minute:
+            rate_limit = RateLimiter(per_second or None, per_minute or None)
+        kind = getattr(settings, "llm_cache", "off")
+        cache: ResponseCache | None = None
+        if kind == "memory":
+            cache = MemoryCache()
+        elif kind == "sqlite":
+            cache = SQLiteCache(getattr(settings, "llm_cache_path", ".krystal-llm-cache.sqlite"))
+        prices = getattr(settings, "llm_prices", None) or None
+        return cls(config, fallbacks=fallbacks, prices=prices, cache=cache, rate_limit=rate_limit)
 
     def __repr__(self) -> str:
         return f"LLMClient({self.config!r})"
