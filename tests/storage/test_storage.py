@@ -135,3 +135,34 @@ def test_database_urls_are_checked() -> None:
         normalise_url("sqlite://")
     with pytest.raises(ConfigError, match="db: expected a database URL"):
         normalise_url("not a url")
+
+
+def test_the_loop_writer_commits_once_per_loop_iteration(db_url: str) -> None:
+    import asyncio
+
+    from krystal.storage import LoopWriter
+
+    db = Storage(db_url)
+
+    async def run() -> LoopWriter:
+        writer = LoopWriter(db, asyncio.get_running_loop())
+        # Requests that arrive together share one commit...
+        together = [writer.submit([_event("loop", seq)]) for seq in range(50)]
+        await asyncio.gather(*(asyncio.wrap_future(f) for f in together))
+        assert writer.batches == 1
+        # ...and writes from another thread (the upkeep) join the same ordered stream.
+        threaded = await asyncio.to_thread(lambda: writer.submit([_event("loop", 50)]))
+        await asyncio.wrap_future(threaded)
+        failed = writer.submit([_event("loop", 0)])  # seq 0 again: refused, whole batch
+        with pytest.raises(sa.exc.IntegrityError):
+            await asyncio.wrap_future(failed)
+        assert writer.last_error is not None
+        writer.close()
+        with pytest.raises(RuntimeError, match="closed"):
+            writer.submit([_event("loop", 51)])
+        return writer
+
+    writer = asyncio.run(run())
+    assert writer.writes == 51 and writer.batches == 2
+    assert [e.seq for e in db.events_after("loop", -1)] == list(range(51))
+    db.close()

@@ -13,6 +13,7 @@ checkpoints them all once more.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import shutil
@@ -26,7 +27,7 @@ from krystal._errors import InputError
 from krystal.server._errors import ConflictError, NotFoundError
 from krystal.server._hosted import HostedAgent, build_spec, check_name, scratch_folder
 from krystal.server._settings import ServerSettings
-from krystal.storage import EventWriter, Storage, StoredKey, Write, role_rank
+from krystal.storage import EventWriter, LoopWriter, Storage, StoredKey, Write, role_rank
 
 logger = logging.getLogger("krystal.server")
 
@@ -55,7 +56,7 @@ class Service:
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         self.storage: Storage | None = None
-        self.writer: EventWriter | None = None
+        self.writer: EventWriter | LoopWriter | None = None
         self.started_at = time.time()
         self._agents: dict[str, HostedAgent] = {}
         self._registry = threading.Lock()
@@ -66,10 +67,16 @@ class Service:
 
     # -- life cycle ----------------------------------------------------------------
 
-    def start(self) -> None:
-        """Open the database (migrating it), restore every agent, start the upkeep thread."""
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Open the database (migrating it), restore every agent, start the upkeep thread.
+
+        With ``loop`` (the app's event loop) commits happen on that loop
+        (:class:`~krystal.storage.LoopWriter`), else on a writer thread of their own
+        (:class:`~krystal.storage.EventWriter`). Called from another thread than the
+        loop's, as the app's lifespan does, while the loop keeps running.
+        """
         self.storage = Storage(self.settings.db)
-        self.writer = EventWriter(self.storage)
+        self.writer = EventWriter(self.storage) if loop is None else LoopWriter(self.storage, loop)
         for stored in self.storage.load_agents():
             self._agents[stored.name] = self._restore(stored)
         if self.settings.default_agent not in self._agents:

@@ -45,13 +45,19 @@ class CommitWaiter:
     def _completed(
         self, loop: asyncio.AbstractEventLoop, waiting: asyncio.Future[None], done: Future[None]
     ) -> None:
-        # On the writer thread: queue the result; only the first one wakes the loop.
+        # On the committing thread: queue the result; only the first one wakes the loop.
         with self._lock:
             ready = self._ready.setdefault(loop, [])
             ready.append((waiting, done.exception()))
             first = len(ready) == 1
         if first:
-            loop.call_soon_threadsafe(self._drain, loop)
+            try:
+                on_loop = asyncio.get_running_loop() is loop
+            except RuntimeError:
+                on_loop = False
+            # Committed on the loop itself (LoopWriter): no need to write its wake-up pipe.
+            schedule = loop.call_soon if on_loop else loop.call_soon_threadsafe
+            schedule(self._drain, loop)
 
     def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
         with self._lock:

@@ -1,0 +1,96 @@
+"""``LoopWriter``: group commit on an asyncio event loop, once per loop iteration.
+
+The same contract as :class:`~krystal.storage.EventWriter` (submit writes, get a future
+that completes on commit), without a thread of its own. Writes submitted while the
+loop runs its ready callbacks (the requests that arrived together) are committed in one
+transaction by a callback queued behind them. Handing every request to a writer thread
+and back costs two thread wake-ups, and on a busy machine a wake-up can cost more than
+an SQLite commit in WAL mode (about 0.1 ms); committing on the loop costs none. Writes
+from other threads (the service's upkeep) join the same batch, so a single ordered
+stream of writes reaches the database either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+
+from krystal.storage._repository import Storage, Write
+
+logger = logging.getLogger("krystal.storage")
+
+
+class LoopWriter:
+    """Commit :class:`Write` batches on ``loop``; see the module docstring.
+
+    >>> import asyncio, os, tempfile, time
+    >>> db = Storage("sqlite:///" + os.path.join(tempfile.mkdtemp(), "w.db"))
+    >>> row = {"agent_id": "a1", "seq": 0, "kind": "observe", "decision_id": None,
+    ...        "reward": None, "payload": "{}", "created_at": time.time()}
+    >>> async def demo():
+    ...     writer = LoopWriter(db, asyncio.get_running_loop())
+    ...     await asyncio.wrap_future(writer.submit([Write("event", row)]))
+    ...     return writer.batches
+    >>> asyncio.run(demo()), db.count_events("a1")
+    (1, 1)
+    """
+
+    def __init__(self, storage: Storage, loop: asyncio.AbstractEventLoop) -> None:
+        self._storage = storage
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._pending: list[tuple[list[Write], Future[None]]] = []
+        self._closed = False
+        self.batches = 0
+        self.writes = 0
+        self.last_error: BaseException | None = None
+
+    def submit(self, writes: Sequence[Write]) -> Future[None]:
+        """Queue ``writes`` (applied in order); the future completes once they are committed."""
+        future: Future[None] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the event writer is closed")
+            self._pending.append((list(writes), future))
+            first = len(self._pending) == 1
+        if first:
+            if _running_loop() is self._loop:
+                self._loop.call_soon(self._flush)
+            else:
+                self._loop.call_soon_threadsafe(self._flush)
+        return future
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Refuse new writes (what is queued is committed by the loop as usual)."""
+        with self._lock:
+            self._closed = True
+
+    def _flush(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if not batch:
+            return
+        writes = [write for group, _ in batch for write in group]
+        try:
+            self._storage.apply(writes)
+        except Exception as exc:
+            logger.exception("could not commit %d writes", len(writes))
+            self.last_error = exc
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        self.last_error = None
+        self.batches += 1
+        self.writes += len(writes)
+        for _, future in batch:
+            future.set_result(None)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
