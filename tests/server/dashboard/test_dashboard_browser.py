@@ -161,7 +161,10 @@ def test_dashboard_login_live_agent_and_keys(
     page.get_by_test_id("keys-table").get_by_text("ci-runner").wait_for(
         state="detached", timeout=WAIT_MS
     )
+    page.get_by_text("Key 'ci-runner' revoked.").wait_for(timeout=WAIT_MS)
+    page.get_by_test_id("confirm-revoke").wait_for(state="detached", timeout=WAIT_MS)
     page.screenshot(path=screenshots / "05-key-revoked.png", full_page=True)
+    assert page.get_by_test_id("new-token").count() == 0  # the revoked token is gone too
     refused = httpx.get(server.url + "/v1/agents", headers=as_ci, timeout=30)
     assert refused.status_code == 401
     assert "ci-runner" not in {k["name"] for k in api.get("/v1/keys").json()["keys"]}

@@ -136,6 +136,7 @@ async def keys_page(request: Request) -> RedirectResponse | None:
         except KrystalError as exc:
             ui.notify(str(exc), type="negative")
         else:
+            created.clear()  # the token shown may be the one just revoked
             ui.notify(f"Key {row['name']!r} revoked.", type="positive")
         await reload()
 
