@@ -12,8 +12,9 @@ import dataclasses
 import os
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.markup import escape
@@ -34,6 +35,8 @@ from krystal.cli._console import (
 
 if TYPE_CHECKING:
     from krystal.llm import Candidate, LLMClient, LLMConfig
+
+_T = TypeVar("_T")
 
 llm_app = typer.Typer(
     help=(
@@ -69,22 +72,23 @@ def _check_url(value: str | None) -> str | None:
 
 def _client(config_path: Path | None, **flags: Any) -> LLMClient:
     """The client: settings (fallbacks, cache, rate limit, prices too) under the flags."""
-    settings = load_settings(config_path)
-    try:
-        from krystal.llm import LLMClient
+    from krystal.llm import LLMClient
 
-        return LLMClient.from_settings(settings, **flags)
-    except ConfigError as exc:
-        fail(str(exc))
+    return _from_settings(config_path, LLMClient.from_settings, flags)
 
 
 def _client_config(config_path: Path | None, **flags: Any) -> LLMConfig:
     """The client config: settings layered under the flags that were given."""
+    from krystal.llm import LLMConfig
+
+    return _from_settings(config_path, LLMConfig.from_settings, flags)
+
+
+def _from_settings(config_path: Path | None, build: Callable[..., _T], flags: dict[str, Any]) -> _T:
+    """``build(settings, **flags)``; a bad setting or flag exits with its message."""
     settings = load_settings(config_path)
     try:
-        from krystal.llm import LLMConfig
-
-        return LLMConfig.from_settings(settings, **flags)
+        return build(settings, **flags)
     except ConfigError as exc:
         fail(str(exc))
 
