@@ -191,9 +191,11 @@ class Krystal:
     # -- other capabilities ---------------------------------------------------------
 
     def optimize(self, objective: Objective, iterations: int = 50) -> tuple[Action, float]:
-        """Maximise ``objective(action)`` with particle swarm; return (best action, score).
+        """Maximise ``objective(action)``; return (best action, score).
 
-        ``iterations`` swarm sweeps of ``swarm_particles`` evaluations each.
+        Spends ``iterations * swarm_particles`` evaluations on :class:`krystal.optimize.Auto`
+        (a model-based trust region from the centre, then CMA-ES restarts; noise-aware).
+        ``benchmarks/blackbox.py`` compares it with Optuna, Nevergrad and pyswarms.
 
         >>> k = Krystal(KrystalConfig(action_dim=2, seed=1))
         >>> best, score = k.optimize(lambda a: -((a[0] - 0.3) ** 2 + (a[1] - 0.8) ** 2))
@@ -205,18 +207,22 @@ class Krystal:
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
             raise InputError(f"iterations: expected a positive integer, got {iterations!r}")
         c = self._config
+        # Imported here so that agents which never optimise do not pay for it at import.
+        from krystal.optimize import Auto
+
         # A stream of its own: optimising never disturbs the learner's decisions, and a
         # refused objective leaves nothing changed.
         rng = Rng(self._seed * 1_000_003 + self._optimize_calls + 1)
-        swarm = ParticleSwarm(c.action_dim, rng, particles=c.swarm_particles)
-        for _ in range(iterations * c.swarm_particles):
-            position = swarm.ask()
-            score = _finite_number("objective", objective(self._to_user(position)))
-            swarm.tell(position, score)
-        best = swarm.best_position
-        assert best is not None and swarm.best_score is not None
+        budget = iterations * c.swarm_particles
+        optimizer = Auto(c.action_dim, budget=budget, seed=rng)
+        for _ in range(budget):
+            position = optimizer.ask()
+            optimizer.tell(
+                position, _finite_number("objective", objective(self._to_user(position)))
+            )
+        best, score = optimizer.recommend()
         self._optimize_calls += 1
-        return self._to_user(best), swarm.best_score
+        return self._to_user(best), score
 
     def control(self, setpoint: float, current: float, dt: float = 1.0) -> float:
         """One PID step towards ``setpoint`` from the measured ``current``; returns the output.
