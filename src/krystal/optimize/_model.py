@@ -154,7 +154,7 @@ def trust_region_step(g: Sequence[float], h: Matrix, radius: float) -> list[floa
         high = low + 1.0
         while norm(step(high)) > radius:
             high = low + 2.0 * (high - low)
-        for _ in range(60):
+        for _ in range(40):
             mid = 0.5 * (low + high)
             if norm(step(mid)) > radius:
                 low = mid
