@@ -13,17 +13,15 @@ stream of writes reaches the database either way.
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 
 from krystal.storage._repository import Storage, Write
+from krystal.storage._writer import Batch, BatchCommitter
 
-logger = logging.getLogger("krystal.storage")
 
-
-class LoopWriter:
+class LoopWriter(BatchCommitter):
     """Commit :class:`Write` batches on ``loop``; see the module docstring.
 
     >>> import asyncio, os, tempfile, time
@@ -39,14 +37,11 @@ class LoopWriter:
     """
 
     def __init__(self, storage: Storage, loop: asyncio.AbstractEventLoop) -> None:
-        self._storage = storage
+        super().__init__(storage)
         self._loop = loop
         self._lock = threading.Lock()
-        self._pending: list[tuple[list[Write], Future[None]]] = []
+        self._pending: Batch = []
         self._closed = False
-        self.batches = 0
-        self.writes = 0
-        self.last_error: BaseException | None = None
 
     def submit(self, writes: Sequence[Write]) -> Future[None]:
         """Queue ``writes`` (applied in order); the future completes once they are committed."""
@@ -73,20 +68,7 @@ class LoopWriter:
             batch, self._pending = self._pending, []
         if not batch:
             return
-        writes = [write for group, _ in batch for write in group]
-        try:
-            self._storage.apply(writes)
-        except Exception as exc:
-            logger.exception("could not commit %d writes", len(writes))
-            self.last_error = exc
-            for _, future in batch:
-                future.set_exception(exc)
-            return
-        self.last_error = None
-        self.batches += 1
-        self.writes += len(writes)
-        for _, future in batch:
-            future.set_result(None)
+        self._commit(batch)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -24,7 +24,36 @@ _STOP = object()
 _MAX_BATCH = 2000
 
 
-class EventWriter:
+Batch = list[tuple[list[Write], "Future[None]"]]
+
+
+class BatchCommitter:
+    """What both writers share: commit a batch in one transaction, settle its futures."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self.batches = 0
+        self.writes = 0
+        self.last_error: BaseException | None = None
+
+    def _commit(self, batch: Batch) -> None:
+        writes = [write for group, _ in batch for write in group]
+        try:
+            self._storage.apply(writes)
+        except Exception as exc:
+            logger.exception("could not commit %d writes", len(writes))
+            self.last_error = exc
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        self.last_error = None
+        self.batches += 1
+        self.writes += len(writes)
+        for _, future in batch:
+            future.set_result(None)
+
+
+class EventWriter(BatchCommitter):
     """Commit :class:`Write` batches on a background thread; see the module docstring.
 
     >>> import os, tempfile, time
@@ -38,13 +67,10 @@ class EventWriter:
     """
 
     def __init__(self, storage: Storage) -> None:
-        self._storage = storage
+        super().__init__(storage)
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
-        self.batches = 0
-        self.writes = 0
-        self.last_error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="krystal-writer", daemon=True)
         self._thread.start()
 
@@ -70,7 +96,7 @@ class EventWriter:
         stopping = False
         while not stopping:
             item = self._queue.get()
-            batch: list[tuple[list[Write], Future[None]]] = []
+            batch: Batch = []
             while True:
                 if item is _STOP:
                     stopping = True
@@ -84,19 +110,3 @@ class EventWriter:
                     break
             if batch:
                 self._commit(batch)
-
-    def _commit(self, batch: list[tuple[list[Write], Future[None]]]) -> None:
-        writes = [write for group, _ in batch for write in group]
-        try:
-            self._storage.apply(writes)
-        except Exception as exc:
-            logger.exception("could not commit %d writes", len(writes))
-            self.last_error = exc
-            for _, future in batch:
-                future.set_exception(exc)
-            return
-        self.last_error = None
-        self.batches += 1
-        self.writes += len(writes)
-        for _, future in batch:
-            future.set_result(None)
