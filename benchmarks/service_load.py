@@ -595,8 +595,9 @@ def main() -> int:
     if args.warmup >= args.pairs:
         parser.error("--warmup: expected fewer warm-up pairs than --pairs")
 
-    results = {"/".join(run): bench_run(*run, args) for run in runs}
+    # the breakdown first: it is short, and a failure there should not waste the runs
     parts = breakdown(args.breakdown_pairs, args.clients) if args.breakdown_pairs else None
+    results = {"/".join(run): bench_run(*run, args) for run in runs}
     if args.plot:
         plot(results, Path(args.plot))
     for result in results.values():
