@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -38,10 +39,14 @@ def test_hosted_agent_decides_like_a_local_one_across_a_crash(tmp_path: Path) ->
     local = Krystal(KrystalConfig.from_dict(summary["config"]), space=summary["space"])
     rng = random.Random(3)
     for step in range(30):
-        if step == 20:  # crash: only the creation checkpoint exists; the rest is replayed
+        if step == 10:  # a periodic checkpoint (nothing is waiting for a reward now)
+            service.upkeep(now=time.time() + 7200)
+            assert service.agent("twin").checkpoint_seq == service.agent("twin").seq
+        if step == 20:  # crash: restored from the step-10 checkpoint plus 10 replayed steps
             _crash(service)
             service = _service(tmp_path, checkpoint_interval=3600)
-            assert service.agent("twin").krystal.cycle == 20
+            restored = service.agent("twin")
+            assert (restored.checkpoint_seq, restored.seq, restored.krystal.cycle) == (19, 39, 20)
         observation = _observation(rng)
         decision, done = service.decide("twin", observation)
         done.result(10)
