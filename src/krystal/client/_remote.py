@@ -148,7 +148,7 @@ def _check_observation(obs: Mapping[str, float]) -> dict[str, float]:
 
 def _answer(response: httpx.Response) -> dict[str, Any]:
     if response.status_code < 400:
-        return response.json() if response.content else {}  # type: ignore[no-any-return]
+        return response.json() if response.content else {}
     try:
         detail = response.json().get("detail", response.text)
     except ValueError:

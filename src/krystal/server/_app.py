@@ -37,6 +37,10 @@ _STATUS = (
 )
 
 
+def _status_of(exc: Exception) -> int:
+    return next(code or 500 for kind, code in _STATUS if isinstance(exc, kind))
+
+
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
     """The service as an ASGI app; the database opens when the app starts (lifespan).
 
@@ -74,7 +78,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.include_router(_legacy.router)
 
     async def known_error(request: Request, exc: Exception) -> JSONResponse:
-        status = next(code or exc.status for kind, code in _STATUS if isinstance(exc, kind))  # type: ignore[attr-defined]
+        status = exc.status if isinstance(exc, ServiceError) else _status_of(exc)
         metrics.errors.labels(str(status)).inc()
         return JSONResponse({"detail": str(exc)}, status_code=status)
 

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/api", tags=["legacy"])
 
 
 def _default(request: Request) -> str:
-    return service_of(request).settings.default_agent  # type: ignore[no-any-return]
+    return service_of(request).settings.default_agent
 
 
 @router.get("/metrics", dependencies=[viewer])

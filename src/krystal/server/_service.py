@@ -19,7 +19,7 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -80,8 +80,9 @@ class Service:
         for stored in self.storage.load_agents():
             self._agents[stored.name] = self._restore(stored)
         if self.settings.default_agent not in self._agents:
-            _, future = self.create_agent(self.settings.default_agent)
-            future.result(60)
+            _, created = self.create_agent(self.settings.default_agent)
+            assert created is not None
+            created.result(60)
         self._stop.clear()
         self._upkeep = threading.Thread(target=self._run_upkeep, name="krystal-upkeep", daemon=True)
         self._upkeep.start()
@@ -318,6 +319,6 @@ class Service:
         _, future = agent.checkpoint(self._folder, self._submit)
         return future
 
-    def _submit(self, writes: list[Write]) -> Future[None]:
+    def _submit(self, writes: Sequence[Write]) -> Future[None]:
         assert self.writer is not None
         return self.writer.submit(writes)
