@@ -11,7 +11,9 @@ has started (its lifespan opens the database):
   ``service.agent(name)`` finds one; ``agent.summary()`` gives phase, cycle, counters,
   recent mean reward and decision rate, ``agent.metrics()`` the learner's signals and
   phase history; ``service.decide/reward/step/create_agent/delete_agent`` do what the
-  API does (each returns ``(response, future)``: the future completes on commit);
+  API does (each returns ``(response, future)``: the future completes on commit, which
+  inside a running app happens on its event loop, so from the loop ``await
+  asyncio.wrap_future(future)``, never ``future.result()``);
 - recent events: ``agent.recent_decisions(limit)`` returns the latest decisions, newest
   first, each with its action, phase, reward, source, TD error and times (the last
   :data:`RECENT_DECISIONS` are kept in memory; the full log is in the database);
