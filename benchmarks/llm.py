@@ -813,8 +813,9 @@ def main() -> int:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=4,
-        help="split the runs into rounds with a rotating client order",
+        default=50,
+        help="split the runs into rounds with a rotating client order (many short rounds "
+        "spread a shared machine's load bursts over every client)",
     )
     parser.add_argument("--warmup", type=int, default=20, help="untimed calls per client")
     parser.add_argument(
