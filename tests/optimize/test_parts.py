@@ -23,7 +23,7 @@ entries = st.floats(min_value=-10.0, max_value=10.0, allow_nan=False)
     )
 )
 def test_eigen_decomposition_rebuilds_a_symmetric_matrix(flat: list[float]) -> None:
-    n = int(math.isqrt(len(flat)))
+    n = math.isqrt(len(flat))
     m = [[flat[i * n + j] for j in range(n)] for i in range(n)]
     a = [[0.5 * (m[i][j] + m[j][i]) for j in range(n)] for i in range(n)]
     values, vectors = symmetric_eigen(a)

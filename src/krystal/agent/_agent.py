@@ -257,9 +257,10 @@ class Krystal:
         The next ``control()`` calls run a relay experiment (output ``bias ± amplitude``,
         switching as the measurement crosses the setpoint) until ``cycles`` limit cycles
         are measured, then switch to PID with gains from ``rule`` (``"tyreus_luyben_pi"``,
-        ``"tyreus_luyben"`` or ``"ziegler_nichols"``); with ``adapt`` the gains are then rescaled by the plant
-        gain estimated from settled stretches: ``settle_window`` calls within a band of
-        ``settle_band`` (see :mod:`krystal.kernel.autotune`). ``control()`` keeps
+        ``"tyreus_luyben"`` or ``"ziegler_nichols"``); with ``adapt`` the gains are then
+        rescaled by the plant gain estimated from settled stretches: ``settle_window``
+        calls within a band of ``settle_band`` (see :mod:`krystal.kernel.autotune`).
+        ``control()`` keeps
         its contract: one output per call. The experiment in progress and the adapter
         are not saved by :meth:`save` (the gains in use are).
 
