@@ -22,6 +22,9 @@ class NumpyBayesLinear:
     ...     _ = fast.update(x, y, 0.99), reference.update(x, y, 0.99)
     >>> all(abs(a - b) < 1e-9 for a, b in zip(fast.weights, reference.weights))
     True
+    >>> import pickle
+    >>> pickle.loads(pickle.dumps(fast)).predict([1.0, 3.0]) == fast.predict([1.0, 3.0])
+    True
     """
 
     def __init__(self, size: int, prior_var: float = 10.0, forgetting: float = 1.0) -> None:
@@ -36,6 +39,16 @@ class NumpyBayesLinear:
         self.prior_var = float(prior_var)
         self.forgetting = float(forgetting)
         self.reset()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The numpy module cannot be pickled; the service copies agents by pickling them.
+        state = self.__dict__.copy()
+        del state["_np"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._np = require("numpy", "fast")
 
     def reset(self) -> None:
         """Forget everything: back to the prior."""
