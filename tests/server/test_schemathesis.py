@@ -3,8 +3,9 @@
 Every operation of /openapi.json gets generated requests (valid ones, and invalid ones
 where it has inputs), sent with a superadmin key; each answer must be no 5xx, a status
 the document lists for that operation, the content type it lists, and a body matching
-its schema. Operations on an agent run both on random names (the 404 path) and on an
-agent that exists (the decide/reward path). At least 1,000 cases in all.
+its schema. Operations on an agent run both on random names (the 404 path) and on agents
+that exist (the decide/reward path, with each reward-model backend). At least 1,000
+cases in all.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-EXISTING = "fuzzed"
+# agents that exist while fuzzing, with each backend of the reward model
+EXISTING = {"fuzzed": "python", "fuzzed-numpy": "numpy"}
 MIN_CASES = 1000
 # Per operation and mode; with ~23 operations this gives well over MIN_CASES.
 EXAMPLES = 30
@@ -55,10 +57,11 @@ def _runs(operation: Any) -> list[tuple[str, Any]]:
         runs.append(("negative", operation.as_strategy(GenerationMode.NEGATIVE)))
     deletes_it = operation.method.upper() == "DELETE"
     if "{name}" in operation.path and not deletes_it:
-        strategy = operation.as_strategy(
-            GenerationMode.POSITIVE, path_parameters={"name": EXISTING}
-        )
-        runs.append((f"on agent {EXISTING!r}", strategy))
+        for name in EXISTING:
+            strategy = operation.as_strategy(
+                GenerationMode.POSITIVE, path_parameters={"name": name}
+            )
+            runs.append((f"on agent {name!r}", strategy))
     return runs
 
 
@@ -73,10 +76,10 @@ def test_every_operation_answers_as_its_schema_says(
     auth = {"Authorization": f"Bearer {token}"}
     import httpx
 
-    made = httpx.post(
-        server.url + "/v1/agents", json={"name": EXISTING, "preset": "server"}, headers=auth
-    )
-    assert made.status_code == 201, made.text
+    for name, backend in EXISTING.items():
+        spec = {"name": name, "preset": "server", "config": {"backend": backend}}
+        made = httpx.post(server.url + "/v1/agents", json=spec, headers=auth)
+        assert made.status_code == 201, made.text
 
     schema = schemathesis.openapi.from_url(server.url + "/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
