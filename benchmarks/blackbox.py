@@ -11,7 +11,7 @@ budgets of 100 and 500 evaluations over 10 seeds, and writes
 
 Usage:
     pip install -e ".[bench,plot]"
-    python benchmarks/blackbox.py              # the full section (about 10-15 minutes)
+    python benchmarks/blackbox.py              # the full section (15-30 minutes, 2 workers)
     python benchmarks/blackbox.py --quick      # 3 functions, 2 seeds, budgets 30 and 100
 """
 
@@ -32,6 +32,7 @@ def write_atomic(path: Path, text: str) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     with os.fdopen(handle, "w") as out:
         out.write(text)
+    os.chmod(temporary, 0o644)  # mkstemp makes files private; results are for everyone
     os.replace(temporary, path)
 
 
@@ -39,7 +40,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="the ~1-minute version")
+    parser.add_argument("--quick", action="store_true", help="the ~20-second version")
     parser.add_argument("--seeds", type=int, default=None, help="override the seed count")
     parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     parser.add_argument("--out", default=str(RESULTS), help="folder for the results")
