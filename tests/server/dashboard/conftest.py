@@ -24,9 +24,13 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "dashboard"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium (never a browser downloaded by Playwright)."""
+    """Debian's Chromium (never a browser downloaded by Playwright).
+
+    Module-scoped: Playwright's sync API keeps an event loop running on the main thread
+    while it is open, so it must be closed before later tests call ``asyncio.run()``.
+    """
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} not found: scripts/system_deps.sh installs the chromium package")
     with playwright_api.sync_playwright() as playwright:
