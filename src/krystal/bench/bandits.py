@@ -128,8 +128,11 @@ class KrystalPolicy(_Policy):
         # The optional numpy backend (same decisions, vectorised) when numpy is there.
         backend = "numpy" if importlib.util.find_spec("numpy") else "python"
         self.names = [f"x{i}" for i in range(dim)]
+        # These streams are stationary (the classes never change), so the reward models
+        # keep every outcome (forgetting=1.0), as every peer here does; the default
+        # forgetting is for live systems that drift.
         self.agent = Krystal(
-            KrystalConfig(state_dim=dim, seed=seed, backend=backend),
+            KrystalConfig(state_dim=dim, seed=seed, backend=backend, forgetting=1.0),
             space={"label": {"type": "choice", "options": list(range(arms))}},
         )
 
