@@ -6,11 +6,14 @@ control, speed); see ``krystal.bench``. Needs ``pip install -e ".[bench]"``.
     python benchmarks/suite.py                 # full: benchmarks/results/suite/
     python benchmarks/suite.py --quick         # ~2 min: benchmarks/results/suite/quick/
     python benchmarks/suite.py --quick --baseline   # also store baseline_quick.json
+    python benchmarks/suite.py --sections control --into benchmarks/results/suite/suite.json
+                                               # re-run sections into an earlier result
 
 The same runs as ``krystal bench --suite full|quick --out DIR``.
 """
 
 import argparse
+import json
 import shutil
 import sys
 import time
@@ -33,6 +36,11 @@ def main() -> int:
     parser.add_argument(
         "--baseline", action="store_true", help="store the quick run as baseline_quick.json"
     )
+    parser.add_argument(
+        "--into",
+        default=None,
+        help="an earlier suite.json of the same size: replace the sections run now, keep the rest",
+    )
     args = parser.parse_args()
     out = Path(args.out) if args.out else (RESULTS / "quick" if args.quick else RESULTS)
     started = time.perf_counter()
@@ -49,6 +57,20 @@ def main() -> int:
         on_progress=on_progress,
     )
     document["command"] = " ".join(["python", "benchmarks/suite.py", *sys.argv[1:]])
+    if args.into:
+        earlier = json.loads(Path(args.into).read_text())
+        if earlier["suite"] != document["suite"]:
+            parser.error(f"--into: {args.into} is a {earlier['suite']} run, this is not")
+        earlier["sections"].update(document["sections"])
+        earlier.setdefault("reruns", []).append(
+            {
+                "sections": list(document["sections"]),
+                "started_utc": document["started_utc"],
+                "elapsed_s": document["elapsed_s"],
+                "command": document["command"],
+            }
+        )
+        document = earlier
     for path in write_outputs(document, out):
         print(f"wrote {path}")
     if args.baseline:

@@ -56,6 +56,11 @@ def suite_markdown(document: dict[str, Any]) -> str:
         f"krystal-sdk {document['krystal_version']}, Python {document['python']}, "
         f"{document['machine']['platform']}, {document['machine']['cpus']} CPUs; "
         f"started {document['started_utc']}, {document['elapsed_s'] / 60:.1f} min.",
+        *(
+            f"Re-run later: {', '.join(r['sections'])} (started {r['started_utc']}, "
+            f"{r['elapsed_s'] / 60:.1f} min): `{r['command']}`."
+            for r in document.get("reruns", [])
+        ),
         "",
         "## Goals",
         "",

@@ -152,7 +152,7 @@ def score(ys: list[float], sps: list[float], per_hold: int) -> dict[str, float]:
     >>> ys = [0.0, 0.5, 1.2, 1.0, 1.0, 1.0]
     >>> s = score(ys, [1.0] * 6, 6)
     >>> round(s["iae"], 3), round(s["overshoot"], 2), round(s["settling_s"], 2)
-    (0.065, 0.2, 0.15)
+    (0.085, 0.2, 0.15)
     """
     iae = sum(abs(s - y) for s, y in zip(sps, ys)) * DT
     overshoots, settling = [], []
