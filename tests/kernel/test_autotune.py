@@ -243,3 +243,24 @@ def test_autotune_refuses_bad_input_and_changes_nothing(kwargs: dict[str, object
         agent.autotune(**kwargs)  # type: ignore[arg-type]
     assert "autotune" not in agent.get_metrics()
     assert agent.control(1.0, 0.0) == pytest.approx(Pid(1.0, 0.1).update(0.0, 1.0, 1.0))
+
+
+def test_autotune_gives_up_without_a_limit_cycle_and_keeps_the_gains(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    agent = agent_with(1.0, 0.1)
+    agent.autotune(amplitude=0.1, max_time=2.0)  # far too small to reach the setpoint
+    plant = DeadTimePlant()
+    with caplog.at_level("WARNING", logger="krystal"):
+        for _ in range(100):
+            plant.step(agent.control(5.0, plant.y, dt=DT))
+    info = agent.get_metrics()["autotune"]
+    assert info["state"] == "failed" and info["tuned_gains"] is None
+    assert "no limit cycle" in caplog.text
+    assert (agent._pid.kp, agent._pid.ki) == (1.0, 0.1)
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0, math.nan, True])
+def test_autotune_refuses_a_bad_max_time(value: object) -> None:
+    with pytest.raises(InputError, match="max_time"):
+        agent_with(1.0, 0.1).autotune(amplitude=1.0, max_time=value)  # type: ignore[arg-type]

@@ -251,6 +251,7 @@ class Krystal:
         adapt: bool = True,
         settle_window: int = 50,
         settle_band: float = 0.05,
+        max_time: float = math.inf,
     ) -> "Krystal":
         """Let :meth:`control` find its own gains, and keep them right as the plant drifts.
 
@@ -261,8 +262,9 @@ class Krystal:
         rescaled by the plant gain estimated from settled stretches: ``settle_window``
         calls within a band of ``settle_band`` (see :mod:`krystal.kernel.autotune`).
         ``control()`` keeps
-        its contract: one output per call. The experiment in progress and the adapter
-        are not saved by :meth:`save` (the gains in use are).
+        its contract: one output per call. If no limit cycle shows within ``max_time``
+        seconds (of summed ``dt``), the configured gains stay. The experiment in progress
+        and the adapter are not saved by :meth:`save` (the gains in use are).
 
         >>> k = Krystal(KrystalConfig(pid_output_min=-5.0, pid_output_max=5.0))
         >>> y, dt = 0.0, 0.05
@@ -287,6 +289,8 @@ class Krystal:
             raise InputError(f"settle_window: expected an integer >= 2, got {settle_window!r}")
         if settle_window < 2:
             raise InputError(f"settle_window: expected an integer >= 2, got {settle_window!r}")
+        if not (isinstance(max_time, (int, float)) and max_time > 0) or isinstance(max_time, bool):
+            raise InputError(f"max_time: expected a positive number of seconds, got {max_time!r}")
         band = _finite_number("settle_band", settle_band)
         if band <= 0.0:
             raise InputError(f"settle_band: expected a positive number, got {settle_band!r}")
@@ -296,6 +300,7 @@ class Krystal:
             bias=_finite_number("bias", bias),
             hysteresis=abs(_finite_number("hysteresis", hysteresis)),
             cycles=cycles,
+            max_time=max_time,
         )
         self._autotune = _Autotune(relay, rule, GainAdapter(settle_window, band) if adapt else None)
         return self
@@ -473,6 +478,7 @@ class _Autotune:
         self.adapter = adapter
         self.tuned: tuple[float, float, float] | None = None
         self.last_output: float | None = None
+        self.failed = False
 
     def control(self, pid: Pid, target: float, measured: float, dt: float) -> float:
         if self.adapter is not None and self.last_output is not None:
@@ -488,6 +494,7 @@ class _Autotune:
             self.relay = None
             if relay.failed:
                 logger.warning("autotune: no limit cycle; keeping the configured gains")
+                self.failed, self.adapter = True, None
             else:
                 self.tuned = relay.gains(self.rule)
                 state = pid.get_state()
@@ -503,7 +510,12 @@ class _Autotune:
         return out
 
     def describe(self) -> dict[str, Any]:
-        state = "relay" if self.relay is not None else ("adapting" if self.adapter else "tuned")
+        if self.relay is not None:
+            state = "relay"
+        elif self.failed:
+            state = "failed"
+        else:
+            state = "adapting" if self.adapter else "tuned"
         out: dict[str, Any] = {"state": state, "rule": self.rule, "tuned_gains": self.tuned}
         if self.adapter is not None:
             out["plant_gain"] = self.adapter.gain
