@@ -168,6 +168,7 @@ class Transport:
         self.http_transport = http_transport  # an httpx transport, for the offline mock
         self._client: Any = None
         self._async_client: Any = None
+        self._urls: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     # -- clients --------------------------------------------------------------------------
@@ -244,10 +245,19 @@ class Transport:
             self.on_retry(error)
         return delay
 
-    def _build(self, request: Request, ends: float) -> Any:
-        return self.client.build_request(
+    def _url(self, path: str) -> Any:
+        # httpx parses a relative path and merges it with the base URL on every request
+        # (two URL parses); the merged URL of each path is parsed once and kept instead.
+        url = self._urls.get(path)
+        if url is None:
+            url = httpx.URL(f"{self.base_url}/{path.lstrip('/')}") if self.base_url else path
+            self._urls[path] = url
+        return url
+
+    def _build(self, client: Any, request: Request, ends: float) -> Any:
+        return client.build_request(
             request.method,
-            request.path,
+            self._url(request.path),
             json=request.json,
             headers=request.headers,
             params=request.params or None,
@@ -284,12 +294,13 @@ class Transport:
         name = self.provider.name
         ends = time.monotonic() + self.deadline
         attempt = 0
+        client = self.client
         while True:
             self.breaker.check(name)
             response = None
             try:
                 with _mapped(name, f"{request.method} {redact(request.path)}"):
-                    response = self.client.send(self._build(request, ends), stream=stream)
+                    response = client.send(self._build(client, request, ends), stream=stream)
                     if response.status_code >= 400:
                         text = response.read().decode("utf-8", "replace")
                         response.close()
@@ -349,15 +360,7 @@ class Transport:
             response = None
             try:
                 with _mapped(name, f"{request.method} {redact(request.path)}"):
-                    built = client.build_request(
-                        request.method,
-                        request.path,
-                        json=request.json,
-                        headers=request.headers,
-                        params=request.params or None,
-                        timeout=self._timeout(ends),
-                    )
-                    response = await client.send(built, stream=stream)
+                    response = await client.send(self._build(client, request, ends), stream=stream)
                     if response.status_code >= 400:
                         text = (await response.aread()).decode("utf-8", "replace")
                         await response.aclose()
