@@ -299,6 +299,34 @@ def section_arms(mod):
     }
 
 
+def section_autotune(mod):
+    # The relay experiment on a first-order plant with dead time, the gain rules, then
+    # the gain adapter reading a plant whose gain doubles.
+    tuner = mod.RelayTuner(setpoint=1.0, amplitude=1.0, bias=0.5, hysteresis=0.01)
+    y, dt, pipe, outputs = 0.0, 0.05, [0.0] * 10, []
+    while not tuner.done:
+        pipe.append(tuner.update(y, dt))
+        y += (pipe.pop(0) - y) * dt
+        outputs.append(pipe[-1])
+    gains = {}
+    for rule in ("tyreus_luyben_pi", "tyreus_luyben", "ziegler_nichols"):
+        gains[rule] = list(tuner.gains(rule))
+    adapter = mod.GainAdapter(window=10, tolerance=0.01, min_step=0.1)
+    scales = []
+    for gain in (3.0, 3.0, 6.0):
+        for u in (1.0, 2.0):
+            for _ in range(10):
+                adapter.update(u, gain * u + 0.5)
+        scales.append(adapter.scale())
+    return {
+        "outputs": outputs[::7],
+        "ultimate": [tuner.ultimate_gain, tuner.ultimate_period, tuner.time],
+        "failed": tuner.failed,
+        "gains": gains,
+        "adapter": [adapter.gain, scales],
+    }
+
+
 def section_learner(mod):
     # A context-dependent optimum that shifts half-way: exercises the normaliser, critic,
     # phase engine, policy, swarm and both replay buffers together.
@@ -378,6 +406,7 @@ SECTIONS = [
     ("td", "kernel.td", section_td),
     ("phase", "kernel.phase", section_phase),
     ("pid", "kernel.pid", section_pid),
+    ("autotune", "kernel.autotune", section_autotune),
     ("replay", "kernel.replay", section_replay),
     ("swarm", "kernel.swarm", section_swarm),
     ("policy", "kernel.policy", section_policy),
