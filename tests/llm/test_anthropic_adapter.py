@@ -11,10 +11,9 @@ side can drift from the real wire format unnoticed.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
+from standins.adapter_harness import Wire, standin_fixtures
 from standins.anthropic_checks import validate_all_sent, validate_request
 from standins.anthropic_server import (
     API_KEY,
@@ -26,7 +25,6 @@ from standins.anthropic_server import (
 )
 
 from krystal.llm import _errors as errors
-from krystal.llm._transport import Transport
 from krystal.llm._types import Message, Tool, to_messages
 from krystal.llm.providers.anthropic import STRUCTURED_TOOL, Anthropic
 from krystal.llm.providers.base import Options
@@ -40,51 +38,14 @@ WEATHER = Tool(
 PIXEL = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
 
 
-@pytest.fixture(scope="module")
-def module_server() -> Iterator[AnthropicStandIn]:
-    with AnthropicStandIn() as server:
-        yield server
-
-
-@pytest.fixture
-def server(module_server: AnthropicStandIn) -> Iterator[AnthropicStandIn]:
-    module_server.reset()
-    yield module_server
-    validate_all_sent(module_server.sent)
-    for request in module_server.requests:
-        validate_request(request.body)
+module_server, server = standin_fixtures(AnthropicStandIn, validate_all_sent, validate_request)
+wire = Wire(MODEL, validate_request)
+_transport, _complete, _stream = wire.transport, wire.complete, wire.stream
 
 
 @pytest.fixture
 def provider() -> Anthropic:
     return Anthropic(api_key=API_KEY)
-
-
-def _transport(server: AnthropicStandIn, provider: Anthropic, **kw: Any) -> Transport:
-    kw = {"retry_delay": 0.01, "deadline": 5.0, **kw}
-    return Transport(provider, server.base_url, **kw)
-
-
-def _complete(server, provider, messages, transport: Transport | None = None, **options: Any):
-    request = provider.build_request(to_messages(messages), Options(model=MODEL, **options))
-    validate_request(request.json)
-    transport = transport or _transport(server, provider)
-    try:
-        return provider.parse_response(*transport.send(request))
-    finally:
-        transport.close()
-
-
-def _stream(server, provider, messages, transport: Transport | None = None, **options: Any):
-    request = provider.build_request(
-        to_messages(messages), Options(model=MODEL, stream=True, **options)
-    )
-    validate_request(request.json)
-    transport = transport or _transport(server, provider)
-    try:
-        yield from provider.parse_stream(transport.stream(request))
-    finally:
-        transport.close()
 
 
 def test_complete_sends_system_top_level_and_reads_usage(server, provider) -> None:

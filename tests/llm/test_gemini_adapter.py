@@ -12,10 +12,9 @@ every answer the stand-in gives with the official SDK models and the discovery s
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
+from standins.adapter_harness import Wire, standin_fixtures
 from standins.gemini_checks import validate_all_sent, validate_request
 from standins.gemini_server import (
     API_KEY,
@@ -27,8 +26,7 @@ from standins.gemini_server import (
 
 from krystal._errors import InputError
 from krystal.llm import _errors as errors
-from krystal.llm._transport import Transport
-from krystal.llm._types import Message, Tool, to_messages
+from krystal.llm._types import Message, Tool
 from krystal.llm.providers.base import Options
 from krystal.llm.providers.gemini import Gemini
 
@@ -46,51 +44,14 @@ WEATHER = Tool(
 PIXEL = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
 
 
-@pytest.fixture(scope="module")
-def module_server() -> Iterator[GeminiStandIn]:
-    with GeminiStandIn() as server:
-        yield server
-
-
-@pytest.fixture
-def server(module_server: GeminiStandIn) -> Iterator[GeminiStandIn]:
-    module_server.reset()
-    yield module_server
-    validate_all_sent(module_server.sent)
-    for request in module_server.requests:
-        validate_request(request.body)
+module_server, server = standin_fixtures(GeminiStandIn, validate_all_sent, validate_request)
+wire = Wire(MODEL, validate_request)
+_transport, _complete, _stream = wire.transport, wire.complete, wire.stream
 
 
 @pytest.fixture
 def provider() -> Gemini:
     return Gemini(api_key=API_KEY)
-
-
-def _transport(server: GeminiStandIn, provider: Gemini, **kw: Any) -> Transport:
-    kw = {"retry_delay": 0.01, "deadline": 5.0, **kw}
-    return Transport(provider, server.base_url, **kw)
-
-
-def _complete(server, provider, messages, transport: Transport | None = None, **options: Any):
-    request = provider.build_request(to_messages(messages), Options(model=MODEL, **options))
-    validate_request(request.json)
-    transport = transport or _transport(server, provider)
-    try:
-        return provider.parse_response(*transport.send(request))
-    finally:
-        transport.close()
-
-
-def _stream(server, provider, messages, transport: Transport | None = None, **options: Any):
-    request = provider.build_request(
-        to_messages(messages), Options(model=MODEL, stream=True, **options)
-    )
-    validate_request(request.json)
-    transport = transport or _transport(server, provider)
-    try:
-        yield from provider.parse_stream(transport.stream(request))
-    finally:
-        transport.close()
 
 
 def test_complete_sends_system_instruction_and_generation_config(server, provider) -> None:
