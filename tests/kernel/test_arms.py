@@ -89,17 +89,29 @@ def test_state_round_trip_gives_the_same_choices() -> None:
 
 
 @pytest.mark.parametrize(
-    ("arms", "models", "message"),
-    [
-        ([[0.0]], None, "at least 2"),
-        ([[0.0], [0.5, 1.0]], None, "equal length"),
-        ([[0.0], [1.0]], [BayesLinear(2)], "one model of size 2 per arm"),
-        ([[0.0], [1.0]], [BayesLinear(3), BayesLinear(3)], "one model of size 2 per arm"),
-    ],
+    ("arms", "message"),
+    [([[0.0]], "at least 2"), ([[0.0], [0.5, 1.0]], "equal length")],
 )
-def test_bad_arguments_are_named(arms, models, message) -> None:
+def test_bad_arguments_are_named(arms, message) -> None:
     with pytest.raises(ValueError, match=message):
-        ArmsPolicy(arms, 1, Rng(0), models=models)
+        ArmsPolicy(arms, 1, Rng(0))
+
+
+@pytest.mark.parametrize(("rbf_context", "size"), [(False, 4), (True, 13)])
+def test_model_type_builds_each_arm_with_the_per_weight_prior(rbf_context, size) -> None:
+    # One place sizes the arms' models and spreads the prior over their features, for
+    # the kernel's model and a replacement (the agent's numpy backend) alike.
+    class Recorded(BayesLinear):
+        built: list = []  # noqa: RUF012 - shared record of constructor calls
+
+        def __init__(self, size: int, prior_var: float, forgetting: float) -> None:
+            Recorded.built.append((size, prior_var, forgetting))
+            super().__init__(size, prior_var, forgetting)
+
+    policy = ArmsPolicy(ARMS, 3, Rng(0), 8.0, 0.99, Recorded, rbf_context=rbf_context)
+    assert Recorded.built == [(size, 8.0 / size, 0.99)] * len(ARMS)
+    assert all(isinstance(m, Recorded) for m in policy.models)
+    assert policy.context_size == size
 
 
 def test_learner_with_arms_decides_only_arms_and_reopens_on_shift() -> None:

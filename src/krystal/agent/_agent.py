@@ -93,7 +93,7 @@ class Krystal:
             model=None if arms else _model(c),
             interactions=c.interactions,
             arms=arms,
-            arm_models=_arm_models(c, len(arms)) if arms else None,
+            arm_model_type=_arm_model_type(c),
         )
         self._pid = Pid(
             c.pid_kp, c.pid_ki, c.pid_kd, out_min=c.pid_output_min, out_max=c.pid_output_max
@@ -535,18 +535,13 @@ def _model(config: KrystalConfig) -> BayesLinear | None:
     return cast(BayesLinear, model)
 
 
-def _arm_models(config: KrystalConfig, count: int) -> list[BayesLinear] | None:
-    """One reward model per arm for the configured backend (None: the kernel's own)."""
+def _arm_model_type(config: KrystalConfig) -> type[BayesLinear]:
+    """The class of the arms' reward models for the configured backend."""
     if config.backend != "numpy":
-        return None
+        return BayesLinear
     from krystal.agent._numpy_model import NumpyBayesLinear
 
-    size = config.state_dim * (4 if config.interactions == "rbf" else 1) + 1
-    per_weight = config.prior_variance / size  # as ArmsPolicy spreads its prior
-    return [
-        cast(BayesLinear, NumpyBayesLinear(size, per_weight, config.forgetting))
-        for _ in range(count)
-    ]
+    return cast(type[BayesLinear], NumpyBayesLinear)
 
 
 def _finite_number(name: str, value: Any) -> float:

@@ -26,7 +26,8 @@ class ArmsPolicy:
 
     The context each arm's model sees is ``[1, z]`` for a ``state_dim``-metric state,
     or with ``rbf_context`` the full state features ``psi`` (non-linear in the state).
-    ``models`` replaces the per-arm reward models (e.g. numpy ones). The methods take
+    ``model_type`` builds each arm's reward model (``BayesLinear`` or a class with its
+    constructor and methods, e.g. a numpy one). The methods take
     the same arguments as :class:`.policy.ResponseSurfacePolicy`'s, so the learner
     drives either.
 
@@ -46,7 +47,7 @@ class ArmsPolicy:
         rng: Rng,
         prior_var: float = 10.0,
         forgetting: float = 0.995,
-        models: list[BayesLinear] | None = None,
+        model_type: type[BayesLinear] = BayesLinear,
         rbf_context: bool = False,
     ) -> None:
         if len(arms) < 2:
@@ -60,14 +61,10 @@ class ArmsPolicy:
         context_size = state_size(state_dim) if rbf_context else state_dim + 1
         self.context_size = context_size
         self.rng = rng
-        if models is None:
-            # The prior is per weight: spread over the context's features so that the
-            # prior spread of a prediction does not grow with the number of metrics.
-            per_weight = prior_var / context_size
-            models = [BayesLinear(context_size, per_weight, forgetting) for _ in arms]
-        elif len(models) != len(arms) or any(m.size != context_size for m in models):
-            raise ValueError("models: expected one model of size " + str(context_size) + " per arm")
-        self.models = models
+        # The prior is per weight: spread over the context's features so that the prior
+        # spread of a prediction does not grow with the number of metrics.
+        per_weight = prior_var / context_size
+        self.models = [model_type(context_size, per_weight, forgetting) for _ in arms]
         self.noise_var = 1.0
         self._residuals = 0
         self.last_arm = 0

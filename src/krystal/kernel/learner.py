@@ -45,8 +45,8 @@ class Learner:
     the action's effect depends on the state linearly or through its RBF features;
     ``model`` replaces the reward model (e.g. a numpy implementation of the same maths).
     ``arms``, a list of actions, makes the learner choose among them only, with one
-    reward model per arm (:mod:`.arms`: for unordered options); ``arm_models`` replaces
-    those models.
+    reward model per arm (:mod:`.arms`: for unordered options); ``arm_model_type``
+    builds those models (e.g. a numpy implementation).
 
     >>> learner = Learner(state_dim=1, action_dim=1, seed=3)
     >>> for step in range(300):
@@ -76,7 +76,7 @@ class Learner:
         model: BayesLinear | None = None,
         interactions: str = "linear",
         arms: list[list[float]] | None = None,
-        arm_models: list[BayesLinear] | None = None,
+        arm_model_type: type[BayesLinear] = BayesLinear,
     ) -> None:
         if state_dim < 1:
             raise ValueError("state_dim: expected an integer >= 1, got " + repr(state_dim))
@@ -122,7 +122,7 @@ class Learner:
                 self.rng,
                 prior_var,
                 forgetting,
-                arm_models,
+                arm_model_type,
                 rbf_context=interactions == "rbf",
             )
             self.enable_swarm = False  # a finite set of actions: nothing between to search
