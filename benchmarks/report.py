@@ -68,6 +68,9 @@ def llm_tables(document: dict) -> str:
         "|---|---:|---:|---:|---:|",
     ]
     for name, ratio in document["ratios"].items():
+        if not isinstance(ratio, dict):  # a peer that was not installed, or no baseline
+            requests.append(f"| {name} | {ratio} | | | |")
+            continue
         latency = document["latency"][name]
         stream = document["streaming"][name]
         requests.append(

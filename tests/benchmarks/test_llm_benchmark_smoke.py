@@ -78,3 +78,18 @@ def test_llm_soak_runs_with_tiny_counts(tmp_path: Path) -> None:
     for run in result["runs"].values():
         assert run["abandoned"]["requests_seen"] == 16 and run["abandoned"]["full_stream_after"]
         assert run["sequential"]["broken"] == 3 and run["sequential"]["right"] == 15
+
+
+def test_report_lists_a_skipped_peer_instead_of_failing() -> None:
+    spec = importlib.util.spec_from_file_location("report", ROOT / "benchmarks" / "report.py")
+    assert spec is not None and spec.loader is not None
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    document = json.loads((ROOT / "benchmarks" / "results" / "llm.json").read_text())
+    document["ratios"]["litellm"] = document["latency"]["litellm"] = "skipped: not installed"
+    document["imports"]["litellm"] = "skipped: not installed"
+
+    table = report.llm_tables(document)
+
+    assert "| litellm | skipped: not installed | | | |" in table
+    assert "| krystal |" in table  # the measured rows are still there
