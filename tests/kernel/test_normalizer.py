@@ -84,3 +84,32 @@ def test_state_round_trip() -> None:
     twin.set_state(json.loads(json.dumps(norm.get_state())))
     assert twin.get_state() == norm.get_state()
     assert twin.transform([2.5, 5.0]) == norm.transform([2.5, 5.0])
+
+
+@given(
+    st.lists(
+        st.lists(st.one_of(st.none(), FINITE), min_size=3, max_size=3),
+        min_size=1,
+        max_size=60,
+    ),
+    st.sampled_from([5.0, 1000.0]),
+)
+def test_standardise_is_update_then_transform(rows: list, horizon: float) -> None:  # type: ignore[type-arg]
+    fused, reference = RunningNormalizer(3, horizon=horizon), RunningNormalizer(3, horizon=horizon)
+    for row in rows:
+        reference.update(row)
+        assert fused.standardise(row) == reference.transform(row)
+        assert fused.get_state() == reference.get_state()
+
+
+def test_standardise_takes_the_even_path_only_when_every_metric_was_seen_as_often() -> None:
+    norm = RunningNormalizer(2)
+    for x in ([1.0, 2.0], [2.0, 4.0], [3.0, 5.0]):
+        norm.standardise(x)
+    assert norm._standardise_even([4.0, None], 4) is None  # a gap: nothing changed
+    assert norm.counts == [3, 3]
+    norm.standardise([4.0, None])
+    assert norm.counts == [4, 3]
+    z = norm.standardise([5.0, 6.0])  # uneven counts: the per-metric path
+    assert norm.counts == [5, 4]
+    assert z[1] == pytest.approx((6.0 - norm.means[1]) / math.sqrt(norm.variances[1]))

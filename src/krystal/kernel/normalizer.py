@@ -51,6 +51,60 @@ class RunningNormalizer:
             means[i] += weight * delta
             variances[i] = (1.0 - weight) * (variances[i] + weight * delta * delta)
 
+    def standardise(self, x: list[float | None]) -> list[float]:
+        """:meth:`update` with ``x``, then :meth:`transform` it, in one pass.
+
+        >>> a, b = RunningNormalizer(2), RunningNormalizer(2)
+        >>> for x in ([1.0, 5.0], [3.0, None], [2.0, 9.0], [4.0, 1.0]):
+        ...     b.update(x)
+        ...     assert a.standardise(x) == b.transform(x)
+        """
+        counts = self.counts
+        n = counts[0] + 1
+        if n > 2 and counts.count(counts[0]) == self.size:
+            # Every metric seen equally often (the usual case): one weight for all.
+            out = self._standardise_even(x, n)
+            if out is not None:
+                return out
+        self.update(x)
+        return self.transform(x)
+
+    def _standardise_even(self, x: list[float | None], n: int) -> list[float] | None:
+        # None (nothing changed) when a value is missing: the general path handles it.
+        weight = 1.0 / n
+        floor = 1.0 / self.horizon
+        if weight < floor:
+            weight = floor
+        keep = 1.0 - weight
+        clip = self.clip
+        sqrt = math.sqrt
+        means: list[float] = []
+        variances: list[float] = []
+        out: list[float] = []
+        add_mean, add_variance, add_z = means.append, variances.append, out.append
+        for v, mean, variance in zip(x, self.means, self.variances):
+            if v is None:
+                return None
+            delta = v - mean
+            mean += weight * delta
+            add_mean(mean)
+            variance = keep * (variance + weight * delta * delta)
+            add_variance(variance)
+            std = sqrt(variance)
+            if std < 1e-12:
+                add_z(0.0)
+                continue
+            z = (v - mean) / std
+            if z > clip:
+                z = clip
+            elif z < -clip:
+                z = -clip
+            add_z(z)
+        self.counts = [n] * self.size
+        self.means = means
+        self.variances = variances
+        return out
+
     def transform(self, x: list[float | None]) -> list[float]:
         """Return the standardised vector; unseen or missing entries give 0.0."""
         out = []
