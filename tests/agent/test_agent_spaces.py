@@ -195,3 +195,23 @@ def test_check_reports_unknown_missing_and_bad_values() -> None:
         space.check({**good, "n": 9})
     with pytest.raises(InputError, match=r"^n: expected an integer"):
         space.encode({**good, "n": 9})
+
+
+def test_listed_points_decode_and_snap_as_computed_and_decode_is_a_fresh_dict() -> None:
+    spec = {
+        "mode": {"type": "choice", "options": ["a", 2, None]},
+        "n": {"type": "int", "low": 1, "high": 3},
+        "cache": {"type": "bool"},
+    }
+    listed, plain = ActionSpace.from_spec(spec), ActionSpace.from_spec(spec)
+    points = listed.points(64)
+    assert points is not None and len(points) == 18
+    for point in points:
+        assert listed.decode(point) == plain.decode(point)
+        assert listed.snap(point) == plain.snap(point) == point
+    first = listed.decode(points[0])
+    first["mode"] = "changed"
+    assert listed.decode(points[0])["mode"] == "a"
+    # a unit point that is not listed is decoded the long way
+    assert listed.decode([0.4, 0.4, 0.4]) == plain.decode([0.4, 0.4, 0.4])
+    assert listed.snap([0.4, 0.4, 0.4]) == plain.snap([0.4, 0.4, 0.4])

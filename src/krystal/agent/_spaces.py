@@ -204,6 +204,9 @@ class ActionSpace(Mapping[str, Dimension]):
             if not isinstance(dim, Dimension):
                 raise InputError(f"{name}: expected a FloatRange, Integer, Choice or Boolean")
         self._dims = dict(dimensions)
+        # The typed values of each listed point (see points()): the arms policy only ever
+        # decides those, so decoding one is a lookup.
+        self._decoded: dict[tuple[float, ...], dict[str, Any]] = {}
 
     @classmethod
     def from_spec(cls, spec: "Mapping[str, Any] | ActionSpace") -> "ActionSpace":
@@ -258,6 +261,12 @@ class ActionSpace(Mapping[str, Dimension]):
 
     def decode(self, units: list[float]) -> dict[str, Any]:
         """Typed values for a point of the unit box."""
+        known = self._decoded.get(tuple(units))
+        if known is not None:
+            return dict(known)
+        return self._decode(units)
+
+    def _decode(self, units: list[float]) -> dict[str, Any]:
         return {name: dim.decode(u) for (name, dim), u in zip(self._dims.items(), units)}
 
     def encode(self, values: Mapping[str, Any]) -> list[float]:
@@ -267,6 +276,8 @@ class ActionSpace(Mapping[str, Dimension]):
 
     def snap(self, units: list[float]) -> list[float]:
         """The unit-box point of the value actually applied for ``units``."""
+        if tuple(units) in self._decoded:  # a listed point is its own snap
+            return list(units)
         return [dim.encode(dim.decode(u)) for dim, u in zip(self._dims.values(), units)]
 
     def points(self, limit: int) -> list[list[float]] | None:
@@ -296,6 +307,10 @@ class ActionSpace(Mapping[str, Dimension]):
         out: list[list[float]] = [[]]
         for level in levels:
             out = [[*point, u] for point in out for u in level]
+        for point in out:
+            decoded = self._decode(point)
+            if self.encode(decoded) == point:  # its own snap: safe to look up
+                self._decoded[tuple(point)] = decoded
         return out
 
     def check(self, values: Mapping[str, Any]) -> None:
