@@ -12,6 +12,7 @@ from krystal.agent._config import KrystalConfig
 from krystal.agent._phase import Phase
 from krystal.agent._spaces import ActionSpace, Choice
 from krystal.agent._state_file import read_state, write_state
+from krystal.kernel.arms import ArmModels
 from krystal.kernel.autotune import GainAdapter, RelayTuner
 from krystal.kernel.features import action_size
 from krystal.kernel.learner import Learner
@@ -535,13 +536,13 @@ def _model(config: KrystalConfig) -> BayesLinear | None:
     return cast(BayesLinear, model)
 
 
-def _arm_model_type(config: KrystalConfig) -> type[BayesLinear]:
+def _arm_model_type(config: KrystalConfig) -> type[ArmModels]:
     """The class of the arms' reward models for the configured backend."""
     if config.backend != "numpy":
-        return BayesLinear
-    from krystal.agent._numpy_model import NumpyBayesLinear
+        return ArmModels
+    from krystal.agent._numpy_arms import NumpyArmModels
 
-    return cast(type[BayesLinear], NumpyBayesLinear)
+    return cast(type[ArmModels], NumpyArmModels)
 
 
 def _finite_number(name: str, value: Any) -> float:

@@ -18,9 +18,14 @@ Two buffers help where a plain online update would not:
 The particle swarm, when enabled, proposes some of the actions while the learner is
 hot (GAS or PLASMA): a population search that explores the action box more evenly than
 local jitter, scored by the TD error so that the situation's own value is discounted.
+
+With the arms policy at horizon 1 nothing reads the critic's value (the choice is the
+reward models' alone and there is no swarm), so the critic is not run: the TD error is
+then that of the chosen arm's value at gamma 0, ``r - Q(s, a)``, the reward model's
+prediction error, and it is what the phase engine reads as surprise.
 """
 
-from .arms import ArmsPolicy
+from .arms import ArmModels, ArmsPolicy
 from .features import state_features, state_size
 from .linear_model import BayesLinear
 from .normalizer import RunningNormalizer
@@ -46,7 +51,7 @@ class Learner:
     ``model`` replaces the reward model (e.g. a numpy implementation of the same maths).
     ``arms``, a list of actions, makes the learner choose among them only, with one
     reward model per arm (:mod:`.arms`: for unordered options); ``arm_model_type``
-    builds those models (e.g. a numpy implementation).
+    builds those models, all arms at once (e.g. a numpy implementation).
 
     >>> learner = Learner(state_dim=1, action_dim=1, seed=3)
     >>> for step in range(300):
@@ -76,7 +81,7 @@ class Learner:
         model: BayesLinear | None = None,
         interactions: str = "linear",
         arms: list[list[float]] | None = None,
-        arm_model_type: type[BayesLinear] = BayesLinear,
+        arm_model_type: type[ArmModels] = ArmModels,
     ) -> None:
         if state_dim < 1:
             raise ValueError("state_dim: expected an integer >= 1, got " + repr(state_dim))
@@ -126,6 +131,8 @@ class Learner:
                 rbf_context=interactions == "rbf",
             )
             self.enable_swarm = False  # a finite set of actions: nothing between to search
+        self._critic_on = arms is None or self.horizon > 1
+        self._state_features = self._critic_on or interactions == "rbf"
         self.swarm = ParticleSwarm(action_dim, self.rng, particles=max(2, swarm_particles))
         self.recent = ReplayBuffer(_RECENT, self.rng)
         self.transitions = PrioritizedReplay(256, self.rng)
@@ -144,10 +151,10 @@ class Learner:
 
     def observe(self, x: list[float | None]) -> None:
         """Enter a new state (raw metrics; ``None`` marks a missing one)."""
-        self.normalizer.update(x)
-        z = self.normalizer.transform(x)
-        psi = state_features(z)
-        self.critic.begin(psi)
+        z = self.normalizer.standardise(x)
+        psi = state_features(z) if self._state_features else []
+        if self._critic_on:
+            self.critic.begin(psi)
         if self._previous is not None:
             self._previous.append(psi)
             self.transitions.add(self._previous, abs(self.last_td_error) + 1e-3)
@@ -192,15 +199,19 @@ class Learner:
         before = self.phase.phase
         expected = self.policy.predict(self._psi, self._context(), action)
         self._credit(action, r)
-        delta = self.critic.reward(r)
-        self._replay_critic()
+        if self._critic_on:
+            delta = self.critic.reward(r)
+            self._replay_critic()
+        else:
+            delta = r - expected
         self.phase.update(delta, r, expected)
         if self._swarm_asked and self._from_swarm:
             self.swarm.tell(self._swarm_point, delta)
             self._swarm_asked = False
         if self.phase.phase == "PLASMA" and before != "PLASMA":
             self._refit()
-        self._previous = [self._psi, r]
+        if self._critic_on:
+            self._previous = [self._psi, r]
         self._action = None
         self._from_swarm = False
         self.cycle += 1
@@ -219,6 +230,13 @@ class Learner:
         # The model learns the discounted mean of the next ``horizon`` rewards, so an
         # action whose effect arrives late (a replica that boots, a battery that drains)
         # is credited with it. Each outcome is final once its horizon has passed.
+        if self.horizon == 1:  # final at once: nothing stays open
+            z = self._context()
+            self.last_prediction_error = self.policy.learn(
+                self._psi, z, action, r, self._forgetting()
+            )
+            self.recent.add([self._psi, z, action, r])
+            return
         self._open.append([self._psi, self._context(), action, 0.0, 0])
         gamma = self.gamma
         for entry in self._open:
@@ -306,7 +324,7 @@ class Learner:
         self.total_reward = float(state["total_reward"])
         self.last_td_error, self.last_prediction_error = [float(v) for v in state["errors"]]
         self._z = [float(v) for v in state["z"]]
-        self._psi = state_features(self._z)
+        self._psi = state_features(self._z) if self._state_features else []
         self._observed = bool(state["observed"])
         action = state["action"]
         self._action = None if action is None else [float(v) for v in action]
