@@ -9,6 +9,7 @@ from typing import Any, cast
 from krystal._errors import CallOrderError, ConfigError, InputError, StateFileError
 from krystal._version import __version__
 from krystal.agent._config import KrystalConfig
+from krystal.agent._observations import KnownMetrics
 from krystal.agent._phase import Phase
 from krystal.agent._spaces import ActionSpace, Choice
 from krystal.agent._state_file import read_state, write_state
@@ -103,7 +104,7 @@ class Krystal:
         self._slots: dict[str, int] = {}
         self._last_action: Action | None = None
         self._pending = False
-        self._last_observation: dict[str, float] = {}
+        self._known = KnownMetrics()
         self._missing_total = 0
         self._optimize_calls = 0
         self._autotune: _Autotune | None = None
@@ -131,6 +132,13 @@ class Krystal:
 
     def observe(self, obs: Mapping[str, float]) -> "Krystal":
         """Record the current metrics (raw values; Krystal normalises them online)."""
+        known = self._known.vector(obs)
+        if known is not None:  # the usual case: exactly the metrics already seen
+            if self._config.auto_reward and self._pending:
+                values = dict(zip(self._metric_names, cast(list[float], known)))
+                self.reward(self._auto_reward(values))
+            self._learner.observe(known)
+            return self
         values = self._check_observation(obs)
         new = sorted(name for name in values if name not in self._slots)
         if len(self._metric_names) + len(new) > self._config.state_dim:
@@ -150,8 +158,8 @@ class Krystal:
         for name, value in values.items():
             vector[self._slots[name]] = value
         self._missing_total += len(self._metric_names) - len(values)
+        self._known.remember(self._metric_names, self._config.state_dim)
         self._learner.observe(vector)
-        self._last_observation = values
         return self
 
     def decide(self, objective: Objective | None = None) -> Action:
