@@ -13,18 +13,16 @@ stream of writes reaches the database either way.
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Sequence
-from concurrent.futures import Future
 
-from krystal.storage._repository import Storage, Write
-from krystal.storage._writer import Batch, BatchCommitter
+from krystal.storage._repository import Storage
+from krystal.storage._writer import BatchCommitter
 
 
 class LoopWriter(BatchCommitter):
     """Commit :class:`Write` batches on ``loop``; see the module docstring.
 
     >>> import asyncio, os, tempfile, time
+    >>> from krystal.storage import Write
     >>> db = Storage("sqlite:///" + os.path.join(tempfile.mkdtemp(), "w.db"))
     >>> row = {"agent_id": "a1", "seq": 0, "kind": "observe", "decision_id": None,
     ...        "reward": None, "payload": "{}", "created_at": time.time()}
@@ -39,36 +37,17 @@ class LoopWriter(BatchCommitter):
     def __init__(self, storage: Storage, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(storage)
         self._loop = loop
-        self._lock = threading.Lock()
-        self._pending: Batch = []
-        self._closed = False
-
-    def submit(self, writes: Sequence[Write]) -> Future[None]:
-        """Queue ``writes`` (applied in order); the future completes once they are committed."""
-        future: Future[None] = Future()
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the event writer is closed")
-            self._pending.append((list(writes), future))
-            first = len(self._pending) == 1
-        if first:
-            if _running_loop() is self._loop:
-                self._loop.call_soon(self._flush)
-            else:
-                self._loop.call_soon_threadsafe(self._flush)
-        return future
 
     def close(self, timeout: float = 30.0) -> None:
         """Refuse new writes (what is queued is committed by the loop as usual)."""
         with self._lock:
             self._closed = True
 
-    def _flush(self) -> None:
-        with self._lock:
-            batch, self._pending = self._pending, []
-        if not batch:
-            return
-        self._commit(batch)
+    def _wake(self) -> None:
+        if _running_loop() is self._loop:
+            self._loop.call_soon(self._commit_queued)
+        else:
+            self._loop.call_soon_threadsafe(self._commit_queued)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

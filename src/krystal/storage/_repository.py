@@ -7,6 +7,7 @@ batches; everything here is also usable on its own, e.g. by ``krystal keys``.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
@@ -15,6 +16,8 @@ from krystal._errors import InputError
 from krystal.storage import _models as m
 from krystal.storage._engine import create_engine
 from krystal.storage._keys import ROLES, hash_token, new_token, role_rank
+
+_EVENT_COLUMNS = ("agent_id", "seq", "kind", "decision_id", "reward", "payload", "created_at")
 
 
 class StoredAgent(NamedTuple):
@@ -73,6 +76,15 @@ class Storage:
         self._sa = sqlalchemy
         self.engine = create_engine(url)
         self.url = self.engine.url.render_as_string(hide_password=True)
+        # The writer's connection, kept between batches: checking one out of the pool for
+        # each commit (with PostgreSQL's pre-ping, a round trip) cost more than the commit.
+        self._connection: Any = None
+        self._apply_lock = threading.Lock()
+        compiled = sqlalchemy.insert(m.events).compile(
+            dialect=self.engine.dialect, column_keys=list(_EVENT_COLUMNS)
+        )
+        self._insert_events = str(compiled)
+        self._event_order = compiled.positiontup if compiled.positional else None
 
     @property
     def dialect(self) -> str:
@@ -81,6 +93,10 @@ class Storage:
 
     def close(self) -> None:
         """Release every pooled connection."""
+        with self._apply_lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
         self.engine.dispose()
 
     def ping(self) -> None:
@@ -92,28 +108,56 @@ class Storage:
 
     def apply(self, writes: Sequence[Write]) -> None:
         """Apply ``writes`` in order in one transaction (all or nothing)."""
+        with self._apply_lock:
+            for attempt in (1, 2):
+                connection = self._connection or self.engine.connect()
+                self._connection = None
+                try:
+                    self._write(connection, writes)
+                except self._sa.exc.DBAPIError as exc:
+                    connection.close()  # rolls back
+                    # The kept connection died (a database restart): nothing of this
+                    # batch reached the database, so it is safe to send it again.
+                    if attempt == 1 and exc.connection_invalidated:
+                        continue
+                    raise
+                except BaseException:
+                    connection.close()
+                    raise
+                try:
+                    connection.commit()
+                except BaseException:
+                    connection.close()
+                    raise
+                self._connection = connection
+                return
+
+    def _write(self, connection: Any, writes: Sequence[Write]) -> None:
         sa = self._sa
-        with self.engine.begin() as connection:
-            start = 0
-            while start < len(writes):
-                kind = writes[start].kind
-                end = start
-                while end < len(writes) and writes[end].kind == kind:
-                    end += 1
-                rows = [write.row for write in writes[start:end]]
-                if kind == "event":
-                    connection.execute(sa.insert(m.events), rows)
-                elif kind == "agent":
-                    connection.execute(sa.insert(m.agents), rows)
-                elif kind == "checkpoint":
-                    for row in rows:
-                        self._upsert_checkpoint(connection, row)
-                elif kind == "delete":
-                    for row in rows:
-                        self._delete_agent(connection, row["agent_id"])
-                else:
-                    raise ValueError(f"unknown write kind {kind!r}")
-                start = end
+        start = 0
+        while start < len(writes):
+            kind = writes[start].kind
+            end = start
+            while end < len(writes) and writes[end].kind == kind:
+                end += 1
+            rows = [write.row for write in writes[start:end]]
+            if kind == "event":
+                # the statement compiled once, straight to the driver: most batches are
+                # only events, and SQLAlchemy's per-execute work was most of their cost
+                order = self._event_order
+                params = rows if order is None else [tuple(r[c] for c in order) for r in rows]
+                connection.exec_driver_sql(self._insert_events, params)
+            elif kind == "agent":
+                connection.execute(sa.insert(m.agents), rows)
+            elif kind == "checkpoint":
+                for row in rows:
+                    self._upsert_checkpoint(connection, row)
+            elif kind == "delete":
+                for row in rows:
+                    self._delete_agent(connection, row["agent_id"])
+            else:
+                raise ValueError(f"unknown write kind {kind!r}")
+            start = end
 
     def _upsert_checkpoint(self, connection: Any, row: dict[str, Any]) -> None:
         sa = self._sa

@@ -6,13 +6,17 @@ is in the database. While one batch commits, new writes queue up and go together
 next transaction, so the cost of a commit (an fsync on SQLite) is shared by every
 request that arrived meanwhile instead of being paid once per request. A single writer
 also keeps each agent's events in the order they were applied in memory.
+
+Every write of a batch shares the batch's one future: a busy service makes thousands of
+writes a second, and a future per write (a lock and a condition each) was a good part of
+what a request cost and of what the service kept in memory.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 
@@ -20,37 +24,71 @@ from krystal.storage._repository import Storage, Write
 
 logger = logging.getLogger("krystal.storage")
 
-_STOP = object()
 _MAX_BATCH = 2000
 
 
-Batch = list[tuple[list[Write], "Future[None]"]]
-
-
 class BatchCommitter:
-    """What both writers share: commit a batch in one transaction, settle its futures."""
+    """What both writers share: batches of writes, each with one future, committed in order.
+
+    A subclass says how a new batch gets committed (:meth:`_wake`) and then calls
+    :meth:`_commit_queued` from its committing thread or loop.
+    """
 
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
         self.batches = 0
         self.writes = 0
         self.last_error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._queue: deque[tuple[list[Write], Future[None]]] = deque()  # the last one is open
+        self._newest: Future[None] | None = None
+        self._closed = False
 
-    def _commit(self, batch: Batch) -> None:
-        writes = [write for group, _ in batch for write in group]
+    def submit(self, writes: Sequence[Write]) -> Future[None]:
+        """Queue ``writes`` (applied in order); the future completes once they are committed."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the event writer is closed")
+            opened = not self._queue or len(self._queue[-1][0]) >= _MAX_BATCH
+            if opened:
+                self._newest = Future()
+                self._queue.append(([], self._newest))
+            batch, future = self._queue[-1]
+            batch.extend(writes)
+        if opened:
+            self._wake()
+        return future
+
+    def barrier(self) -> Future[None] | None:
+        """A future that completes once everything submitted so far is committed (None if
+        it is already): for answering a repeated request only after its original is stored.
+        """
+        newest = self._newest
+        return None if newest is None or newest.done() else newest
+
+    def _wake(self) -> None:
+        raise NotImplementedError
+
+    def _commit_queued(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    return
+                writes, future = self._queue.popleft()
+            self._commit(writes, future)
+
+    def _commit(self, writes: list[Write], future: Future[None]) -> None:
         try:
             self._storage.apply(writes)
         except Exception as exc:
             logger.exception("could not commit %d writes", len(writes))
             self.last_error = exc
-            for _, future in batch:
-                future.set_exception(exc)
+            future.set_exception(exc)
             return
         self.last_error = None
         self.batches += 1
         self.writes += len(writes)
-        for _, future in batch:
-            future.set_result(None)
+        future.set_result(None)
 
 
 class EventWriter(BatchCommitter):
@@ -68,45 +106,26 @@ class EventWriter(BatchCommitter):
 
     def __init__(self, storage: Storage) -> None:
         super().__init__(storage)
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._closed = False
-        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
         self._thread = threading.Thread(target=self._run, name="krystal-writer", daemon=True)
         self._thread.start()
-
-    def submit(self, writes: Sequence[Write]) -> Future[None]:
-        """Queue ``writes`` (applied in order); the future completes once they are committed."""
-        future: Future[None] = Future()
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the event writer is closed")
-            self._queue.put((list(writes), future))
-        return future
 
     def close(self, timeout: float = 30.0) -> None:
         """Commit what is queued, then stop the thread."""
         with self._lock:
-            if self._closed:
-                return
             self._closed = True
-            self._queue.put(_STOP)
+            self._ready.notify()
         self._thread.join(timeout)
 
+    def _wake(self) -> None:
+        with self._lock:
+            self._ready.notify()
+
     def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            item = self._queue.get()
-            batch: Batch = []
-            while True:
-                if item is _STOP:
-                    stopping = True
-                else:
-                    batch.append(item)  # type: ignore[arg-type]
-                if len(batch) >= _MAX_BATCH:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            if batch:
-                self._commit(batch)
+        while True:
+            with self._lock:
+                while not self._queue and not self._closed:
+                    self._ready.wait()
+                if not self._queue:  # closed, and everything committed
+                    return
+            self._commit_queued()
