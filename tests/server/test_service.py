@@ -103,8 +103,10 @@ def test_bad_input_changes_nothing(tmp_path: Path) -> None:
         service.decide("default", {"x": 1.0}, "bad id!")
     with pytest.raises(InputError, match="auto_reward"):
         service.create_agent("auto", config={"auto_reward": True})
-    with pytest.raises(InputError, match=r"= 512 is more than the service hosts \(256\)"):
-        service.create_agent("huge", config={"state_dim": 64, "action_dim": 8})
+    with pytest.raises(InputError, match=r"= 512 is more than .* backend python \(256 \(512 with"):
+        service.create_agent("huge", config={"state_dim": 64, "action_dim": 8, "backend": "python"})
+    with pytest.raises(InputError, match=r"= 1024 is more than .* backend numpy \(512\)"):
+        service.create_agent("huger", config={"state_dim": 64, "action_dim": 16})
     with pytest.raises(InputError, match="name: expected 1-64"):
         service.create_agent("no spaces")
     with pytest.raises(ConflictError, match="already exists"):

@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -17,28 +18,33 @@ from fastapi.exception_handlers import (
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.types import Receive, Scope, Send
 
-from krystal._errors import CallOrderError, ConfigError, InputError, MissingExtraError
 from krystal._version import __version__
 from krystal.server import _legacy, _routes
 from krystal.server import _schemas as s
 from krystal.server._auth import requires
-from krystal.server._errors import ServiceError
+from krystal.server._errors import KNOWN_ERRORS, status_of
+from krystal.server._hot import HotPath
 from krystal.server._metrics import ServiceMetrics
 from krystal.server._service import Service
 from krystal.server._settings import ServerSettings
 
-_STATUS = (
-    (ServiceError, None),
-    (CallOrderError, 409),
-    (InputError, 422),
-    (ConfigError, 422),
-    (MissingExtraError, 422),  # e.g. an agent with backend="numpy" where numpy is missing
-)
 
+class _ServiceApp(FastAPI):
+    """The FastAPI app with :class:`~krystal.server._hot.HotPath` in front of everything.
 
-def _status_of(exc: Exception) -> int:
-    return next(code or 500 for kind, code in _STATUS if isinstance(exc, kind))
+    In front of FastAPI's own middleware too (error pages, telemetry, body limits): for
+    the requests it answers, those layers cost about as much again as the hot path.
+    """
+
+    hot_path: HotPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.hot_path is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await self.hot_path(scope, receive, send)
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
@@ -64,7 +70,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         finally:
             await run_in_threadpool(service.stop)
 
-    app = FastAPI(
+    app = _ServiceApp(
         title="Krystal",
         version=__version__,
         description="Hosted Krystal agents: observe, decide, reward over HTTP.",
@@ -76,9 +82,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.metrics = metrics = ServiceMetrics(service)
     app.include_router(_routes.router)
     app.include_router(_legacy.router)
+    app.hot_path = HotPath(partial(FastAPI.__call__, app), service, metrics)
 
     async def known_error(request: Request, exc: Exception) -> JSONResponse:
-        status = exc.status if isinstance(exc, ServiceError) else _status_of(exc)
+        status = status_of(exc)
         metrics.errors.labels(str(status)).inc()
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
@@ -92,7 +99,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         metrics.errors.labels("422").inc()
         return await request_validation_exception_handler(request, exc)
 
-    for kind, _code in _STATUS:
+    for kind in KNOWN_ERRORS:
         app.add_exception_handler(kind, known_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid_request)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from krystal._errors import KrystalError
+from krystal._errors import (
+    CallOrderError,
+    ConfigError,
+    InputError,
+    KrystalError,
+    MissingExtraError,
+)
 
 
 class ServiceError(KrystalError):
@@ -27,3 +33,26 @@ class UnavailableError(ServiceError):
     """The database could not be written; nothing was acknowledged."""
 
     status = 503
+
+
+#: The errors answered as ``{"detail": message}`` with a status of their own (a
+#: :class:`ServiceError` carries its own); anything else is a bug, answered 500.
+KNOWN_ERRORS: tuple[type[Exception], ...] = (
+    ServiceError,
+    CallOrderError,
+    InputError,
+    ConfigError,
+    MissingExtraError,  # e.g. an agent with backend="numpy" where numpy is missing
+)
+_STATUS = ((CallOrderError, 409), (InputError, 422), (ConfigError, 422), (MissingExtraError, 422))
+
+
+def status_of(exc: Exception) -> int:
+    """The HTTP status an error of the service is answered with.
+
+    >>> status_of(NotFoundError("agent: none")), status_of(InputError("reward: bad"))
+    (404, 422)
+    """
+    if isinstance(exc, ServiceError):
+        return exc.status
+    return next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)

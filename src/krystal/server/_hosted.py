@@ -14,6 +14,7 @@ has superseded is stored, counted and acknowledged but does not train the model
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import logging
@@ -42,9 +43,12 @@ from krystal.storage import Write
 SETTLED_CACHE = 4096
 RECENT_DECISIONS = 256
 _RATE_WINDOW = 60.0
-#: The largest agent the service hosts, as state_dim x action_dim (x 4 with rbf
-#: interactions): 32 metrics x 8 knobs, about 50 ms per update on a small machine.
-MAX_AGENT_SIZE = 256
+#: The largest agent the service hosts per reward-model backend, as state_dim x
+#: action_dim (x 4 with rbf interactions), so that no agent's update stalls the others
+#: for long: at the limit a decide+reward pair takes about 19 ms with the pure-Python
+#: model and 11 ms with numpy (``breakdown_ms.agent_sizes`` in
+#: benchmarks/results/service_load.json).
+MAX_AGENT_SIZE = {"python": 256, "numpy": 512}
 
 logger = logging.getLogger("krystal.server")
 
@@ -98,17 +102,34 @@ def build_spec(
         )
     if values.get("seed") is None:
         values["seed"] = secrets.randbits(48)
+    if values.get("backend") is None:
+        values["backend"] = default_backend()
     space_spec = None if chosen_space is None else ActionSpace.from_spec(chosen_space).to_spec()
     krystal = Krystal(KrystalConfig.from_dict(values), space=space_spec)
     c = krystal.config
     size = c.state_dim * c.action_dim * (4 if c.interactions == "rbf" else 1)
-    if size > MAX_AGENT_SIZE:
+    limit = MAX_AGENT_SIZE[c.backend]
+    if size > limit:
+        larger = f" ({MAX_AGENT_SIZE['numpy']} with backend numpy)" if c.backend == "python" else ""
         raise InputError(
             f"config: state_dim x action_dim{' x 4 (rbf)' if c.interactions == 'rbf' else ''} "
-            f"= {size} is more than the service hosts ({MAX_AGENT_SIZE}); one update of a "
-            "model that size takes long enough to stall every other agent"
+            f"= {size} is more than the service hosts with backend {c.backend} ({limit}"
+            f"{larger}); one update of a model that size takes long enough to stall every "
+            "other agent"
         )
     return {"preset": preset, "space": space_spec, "config": krystal.config.to_dict()}
+
+
+def default_backend() -> str:
+    """The reward model of an agent whose spec names none: numpy when it is installed.
+
+    It gives the same results as the pure-Python model (to rounding) at a third of the
+    CPU per decision for the presets' sizes, which is most of what a hosted agent costs.
+
+    >>> default_backend() in ("python", "numpy")
+    True
+    """
+    return "numpy" if importlib.util.find_spec("numpy") is not None else "python"
 
 
 def new_krystal(spec: Mapping[str, Any]) -> Krystal:
@@ -142,10 +163,9 @@ class HostedAgent:
         self.checkpointed_at = time.time()
         self.pending: dict[str, _Pending] = {}
         self.latest: str | None = None
-        # decision id -> (reward, source, commit future, learned, TD error)
-        self.settled: OrderedDict[
-            str, tuple[float, str, Future[None] | None, bool, float | None]
-        ] = OrderedDict()
+        # decision id -> (reward, source, learned, TD error); a repeated reward waits for
+        # the writer's barrier rather than keeping each reward's commit future here
+        self.settled: OrderedDict[str, tuple[float, str, bool, float | None]] = OrderedDict()
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_DECISIONS)
         self.decisions = 0
         self.rewards = 0
@@ -226,7 +246,11 @@ class HostedAgent:
         source: str = "client",
         now: float | None = None,
     ) -> tuple[dict[str, Any], Future[None] | None] | None:
-        """Reward a decision. Returns None when the decision is not in memory (ask the DB)."""
+        """Reward a decision. Returns None when the decision is not in memory (ask the DB).
+
+        A repeat of a settled decision's reward is answered with a None future: the caller
+        waits until the original's commit (see :meth:`Service.reward_in_memory`).
+        """
         reward = _finite("reward", value)
         with self.lock:
             waiting = self.pending.pop(decision_id, None)
@@ -234,9 +258,9 @@ class HostedAgent:
                 settled = self.settled.get(decision_id)
                 if settled is None:
                     return None
-                stored, source, future, learned, td_error = settled
+                stored, source, learned, td_error = settled
                 answer = self.duplicate(decision_id, reward, stored, source, learned, td_error)
-                return answer, future
+                return answer, None
             return self._apply_reward(decision_id, waiting, reward, source, submit, now)
 
     def reward_latest(self, value: float, submit: Submit) -> tuple[dict[str, Any], Future[None]]:
@@ -394,7 +418,6 @@ class HostedAgent:
                 data["learned"],
                 data["td_error"],
                 created_at,
-                None,
             )
         elif kind == "observe":
             self.krystal.observe(data["observation"])
@@ -484,7 +507,7 @@ class HostedAgent:
             "reward", now, did, reward, {"source": source, "learned": learned, "td_error": td_error}
         )
         future = submit([row])
-        self._count_reward(did, waiting, reward, source, learned, td_error, now, future)
+        self._count_reward(did, waiting, reward, source, learned, td_error, now)
         return {
             "agent": self.name,
             "decision_id": did,
@@ -504,7 +527,6 @@ class HostedAgent:
         learned: bool,
         td_error: float | None,
         now: float,
-        future: Future[None] | None,
     ) -> None:
         if waiting is not None:
             waiting.record.update(
@@ -514,7 +536,7 @@ class HostedAgent:
         self.default_rewards += source == "default"
         self.reward_sum += reward
         self._reward_window.append(reward)
-        self.settled[did] = (reward, source, future, learned, td_error)
+        self.settled[did] = (reward, source, learned, td_error)
         if len(self.settled) > SETTLED_CACHE:
             self.settled.popitem(last=False)
 

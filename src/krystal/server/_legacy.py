@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from krystal.server import _schemas as s
-from krystal.server._routes import admin, committed, operator, service_of, viewer
+from krystal.server._calls import committed
+from krystal.server._routes import admin, operator, service_of, viewer
 
 router = APIRouter(prefix="/api", tags=["legacy"])
 

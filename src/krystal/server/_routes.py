@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from krystal.server import _calls
 from krystal.server import _schemas as s
 from krystal.server._auth import Principal, requires
-from krystal.server._errors import UnavailableError
+from krystal.server._calls import committed
 from krystal.server._service import Service
-from krystal.server._waiting import CommitWaiter
 
 router = APIRouter(prefix="/v1")
-_commits = CommitWaiter()
 
 viewer = Depends(requires("viewer"))
 operator = Depends(requires("operator"))
@@ -26,17 +24,6 @@ admin = Depends(requires("admin"))
 def service_of(request: Request) -> Service:
     """The app's :class:`Service`."""
     return request.app.state.service  # type: ignore[no-any-return]
-
-
-async def committed(result: tuple[Any, Future[None] | None]) -> Any:
-    """The response once its writes are committed; 503 if the database refused them."""
-    response, future = result
-    if future is not None:
-        try:
-            await _commits.wait(future)
-        except Exception as exc:
-            raise UnavailableError(f"database: the change was not stored ({exc}); retry") from exc
-    return response
 
 
 @router.get("/agents", response_model=s.AgentList, dependencies=[viewer])
@@ -69,57 +56,31 @@ async def delete_agent(name: str, request: Request) -> Response:
 @router.post("/agents/{name}/decide", response_model=s.Decision, dependencies=[operator])
 async def decide(name: str, body: s.DecideRequest, request: Request) -> Any:
     """Observe the metrics (if given) and return a decision to reward later by its id."""
-    started = time.perf_counter()
-    service = service_of(request)
-    response = await committed(service.decide(name, body.observation, body.decision_id))
-    request.app.state.metrics.decide_latency.observe(time.perf_counter() - started)
-    return response
+    metrics = request.app.state.metrics
+    return await _calls.decide(
+        service_of(request), metrics, name, body.observation, body.decision_id
+    )
 
 
 @router.post("/agents/{name}/rewards", response_model=s.RewardResult, dependencies=[operator])
 async def reward(name: str, body: s.RewardRequest, request: Request) -> Any:
     """Reward a decision: a repeat with the same value is answered again (200), a repeat
     with another value is 409, an unknown or expired id 404."""
-    service = service_of(request)
-    result = service.reward_in_memory(name, body.decision_id, body.reward)
-    if result is None:
-        result = await run_in_threadpool(
-            service.reward_from_log, name, body.decision_id, body.reward
-        )
-    return await committed(result)
+    return await _calls.reward(service_of(request), name, body.decision_id, body.reward)
 
 
 @router.post("/agents/{name}/step", response_model=s.StepResult, dependencies=[operator])
 async def step(name: str, body: s.StepRequest, request: Request) -> Any:
     """Reward the previous decision and decide on new metrics in one round trip."""
-    started = time.perf_counter()
-    service = service_of(request)
-    result = (
-        await run_in_threadpool(
-            service.step,
-            name,
-            body.decision_id,
-            body.reward,
-            body.observation,
-            body.next_decision_id,
-        )
-        if _needs_lookup(service, name, body.decision_id)
-        else service.step(
-            name, body.decision_id, body.reward, body.observation, body.next_decision_id
-        )
+    return await _calls.step(
+        service_of(request),
+        request.app.state.metrics,
+        name,
+        body.decision_id,
+        body.reward,
+        body.observation,
+        body.next_decision_id,
     )
-    response = await committed(result)
-    request.app.state.metrics.decide_latency.observe(time.perf_counter() - started)
-    return response
-
-
-def _needs_lookup(service: Service, name: str, decision_id: str | None) -> bool:
-    # A reward for a decision no longer in memory is answered from the database;
-    # that lookup blocks, so it runs off the event loop.
-    if decision_id is None:
-        return False
-    agent = service.agent(name)
-    return decision_id not in agent.pending and decision_id not in agent.settled
 
 
 @router.get("/agents/{name}/metrics", dependencies=[viewer])

@@ -185,7 +185,12 @@ class Service:
         """Reward a decision the agent holds in memory; None if it must be looked up."""
         if not isinstance(decision_id, str) or not decision_id:
             raise InputError(f"decision_id: expected a decision id string, got {decision_id!r}")
-        return self.agent(name).reward(decision_id, reward, self._submit)
+        result = self.agent(name).reward(decision_id, reward, self._submit)
+        if result is not None and result[1] is None:
+            # a repeat: answered once everything before it, its original too, is committed
+            assert self.writer is not None
+            return result[0], self.writer.barrier()
+        return result
 
     def reward_from_log(self, name: str, decision_id: str, reward: float) -> Result:
         """Answer a reward for a decision no longer in memory from the event log."""

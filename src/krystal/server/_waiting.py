@@ -1,8 +1,9 @@
-"""Waiting on the event loop for commits, with one wake-up per batch instead of one per request.
+"""Waiting on the event loop for commits: one loop future per committed batch, not per request.
 
-``asyncio.wrap_future`` wakes the event loop once for every completed future (a write to
-its self-pipe each time). The writer completes a whole batch at once, so here the
-completions are collected per loop and handed over with a single wake-up.
+A writer completes a whole batch with one future (see :mod:`krystal.storage._writer`).
+Here every request of that batch awaits one asyncio future bound to it, resolved by a
+single callback, so a commit costs the event loop one wake-up however many requests it
+answers (``asyncio.wrap_future`` per request would cost one each).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import asyncio
 import threading
 from concurrent.futures import Future
 
-_Ready = list[tuple["asyncio.Future[None]", BaseException | None]]
+_Key = tuple["Future[None]", asyncio.AbstractEventLoop]
 
 
 class CommitWaiter:
@@ -22,7 +23,8 @@ class CommitWaiter:
     >>> async def demo():
     ...     done = Future()
     ...     asyncio.get_running_loop().call_later(0.01, done.set_result, None)
-    ...     await CommitWaiter().wait(done)
+    ...     waiter = CommitWaiter()
+    ...     await asyncio.gather(waiter.wait(done), waiter.wait(done))
     ...     return done.done()
     >>> asyncio.run(demo())
     True
@@ -30,7 +32,7 @@ class CommitWaiter:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._ready: dict[asyncio.AbstractEventLoop, _Ready] = {}
+        self._waiting: dict[_Key, asyncio.Future[None]] = {}
 
     async def wait(self, future: Future[None]) -> None:
         """Wait for ``future`` without blocking the event loop."""
@@ -38,34 +40,37 @@ class CommitWaiter:
             future.result()
             return
         loop = asyncio.get_running_loop()
-        waiting: asyncio.Future[None] = loop.create_future()
-        future.add_done_callback(lambda done: self._completed(loop, waiting, done))
-        await waiting
-
-    def _completed(
-        self, loop: asyncio.AbstractEventLoop, waiting: asyncio.Future[None], done: Future[None]
-    ) -> None:
-        # On the committing thread: queue the result; only the first one wakes the loop.
+        key = (future, loop)
         with self._lock:
-            ready = self._ready.setdefault(loop, [])
-            ready.append((waiting, done.exception()))
-            first = len(ready) == 1
-        if first:
-            try:
-                on_loop = asyncio.get_running_loop() is loop
-            except RuntimeError:
-                on_loop = False
-            # Committed on the loop itself (LoopWriter): no need to write its wake-up pipe.
-            schedule = loop.call_soon if on_loop else loop.call_soon_threadsafe
-            schedule(self._drain, loop)
-
-    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
-        with self._lock:
-            ready = self._ready.pop(loop, [])
-        for waiting, error in ready:
-            if waiting.done():  # the request was cancelled (client went away)
-                continue
-            if error is None:
-                waiting.set_result(None)
+            shared = self._waiting.get(key)
+            if shared is None:
+                shared = self._waiting[key] = loop.create_future()
+                first = True
             else:
-                waiting.set_exception(error)
+                first = False
+        if first:
+            future.add_done_callback(lambda done: self._completed(key, done))
+        # shielded: one request giving up (its client went away) must not cancel the rest
+        await asyncio.shield(shared)
+
+    def _completed(self, key: _Key, done: Future[None]) -> None:
+        loop = key[1]
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:  # committed on the loop itself (LoopWriter): no wake-up pipe to write
+            self._settle(key, done)
+        else:
+            loop.call_soon_threadsafe(self._settle, key, done)
+
+    def _settle(self, key: _Key, done: Future[None]) -> None:
+        with self._lock:
+            shared = self._waiting.pop(key)
+        if shared.done():
+            return
+        error = done.exception()
+        if error is None:
+            shared.set_result(None)
+        else:
+            shared.set_exception(error)
