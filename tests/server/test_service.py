@@ -201,3 +201,21 @@ def test_a_deleted_agent_logs_nothing_more(tmp_path: Path) -> None:
     assert service.storage.count_events(held.id) == 0
     assert [a.name for a in service.storage.load_agents()] == ["default"]
     service.stop()
+
+
+def test_agents_get_the_numpy_reward_model_unless_their_spec_names_one(tmp_path: Path) -> None:
+    pytest.importorskip("numpy")
+    service = _service(tmp_path)
+    assert service.agent("default").spec["config"]["backend"] == "numpy"
+    summary, done = service.create_agent("plain", config={"backend": "python", "seed": 1})
+    done.result(10)
+    assert summary["config"]["backend"] == "python"
+    decision, done = service.decide("plain", {"x": 1.0})
+    answer, done = service.reward("plain", decision["decision_id"], 0.5)
+    assert done is not None
+    done.result(10)
+    # a repeat is answered from memory and waits for nothing already committed
+    again, waits = service.reward("plain", decision["decision_id"], 0.5)
+    assert again["duplicate"] is True and again["td_error"] == answer["td_error"]
+    assert waits is None
+    service.stop()

@@ -166,3 +166,33 @@ def test_the_loop_writer_commits_once_per_loop_iteration(db_url: str) -> None:
     assert writer.writes == 51 and writer.batches == 2
     assert [e.seq for e in db.events_after("loop", -1)] == list(range(51))
     db.close()
+
+
+def test_writes_of_one_batch_share_a_future_and_the_barrier_waits_for_them(db_url: str) -> None:
+    import asyncio
+
+    from krystal.storage import LoopWriter
+
+    db = Storage(db_url)
+
+    async def run() -> None:
+        writer = LoopWriter(db, asyncio.get_running_loop())
+        assert writer.barrier() is None  # nothing submitted: nothing to wait for
+        first = writer.submit([_event("b", 0)])
+        second = writer.submit([_event("b", 1), _event("b", 2)])
+        assert first is second and not first.done()
+        assert writer.barrier() is first
+        await asyncio.wrap_future(first)
+        assert writer.barrier() is None and writer.batches == 1 and writer.writes == 3
+
+    asyncio.run(run())
+    threaded = EventWriter(db)
+    futures = [threaded.submit([_event("t", seq)]) for seq in range(20)]
+    barrier = threaded.barrier()
+    assert barrier is not None
+    barrier.result(timeout=30)
+    assert all(f.done() for f in futures)  # committed in order: everything before it too
+    assert threaded.barrier() is None
+    threaded.close()
+    assert db.count_events("t") == 20
+    db.close()

@@ -11,10 +11,8 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exception_handlers import (
-    http_exception_handler,
-    request_validation_exception_handler,
-)
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
@@ -97,7 +95,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         metrics.errors.labels("422").inc()
-        return await request_validation_exception_handler(request, exc)
+        # FastAPI's own answer, except that a non-finite number the client sent (JSON's
+        # Infinity or NaN, echoed back as the input) is null rather than a failed answer
+        errors = s.json_safe(jsonable_encoder(exc.errors()))
+        return JSONResponse({"detail": errors}, status_code=422)
 
     for kind in KNOWN_ERRORS:
         app.add_exception_handler(kind, known_error)
