@@ -4,6 +4,7 @@ retries that cannot double-count, clear errors."""
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import threading
 from collections.abc import Iterator
@@ -78,6 +79,25 @@ def test_async_remote_agent_runs_the_same_loop(server: LiveServer) -> None:
     assert len(actions) == 5 and all(len(a) == 4 for a in actions)  # type: ignore[arg-type]
 
 
+def test_async_deferred_rewards_go_with_the_next_decide(server: LiveServer) -> None:
+    name = _agent(server, "async-deferred")
+
+    async def run() -> dict[str, object]:
+        async with AsyncRemoteKrystal(server.url, name, defer_rewards=True) as remote:
+            for observation in _observations(5):
+                await remote.observe(observation).decide()
+                assert math.isnan(await remote.reward(0.5))
+            assert await remote.flush() == remote.last_td_error
+            assert await remote.flush() is None  # nothing left waiting
+            return await remote.info()
+
+    results: list[dict[str, object]] = []
+    worker = threading.Thread(target=lambda: results.append(asyncio.run(run())))
+    worker.start()
+    worker.join(60)
+    assert (results[0]["decisions"], results[0]["rewards"], results[0]["cycle"]) == (5, 5, 5)
+
+
 def test_a_lost_reward_answer_is_retried_without_counting_twice(server: LiveServer) -> None:
     name = _agent(server, "lost-reward")
     proxy = DroppingProxy(server.port, "/rewards")
@@ -107,6 +127,39 @@ def test_a_lost_decide_answer_is_retried_as_the_same_decision(server: LiveServer
     remote.reward(1.0)
     recent = httpx.get(f"{server.url}/v1/agents/{name}/decisions").json()["decisions"]
     assert recent[0]["action"] == action and recent[0]["reward"] == 1.0
+    proxy.close()
+
+
+def test_deferred_rewards_ride_on_the_next_decide_and_survive_a_lost_answer(
+    server: LiveServer,
+) -> None:
+    space = {"replicas": {"type": "int", "low": 1, "high": 8}}
+    RemoteKrystal.create(server.url, "deferred", space=space, config={"seed": 4}).close()
+    proxy = DroppingProxy(server.port, "/step")
+    remote = RemoteKrystal(proxy.url, "deferred", retries=3, backoff=0.01, defer_rewards=True)
+    local = Krystal(KrystalConfig(seed=4), space=space)
+    td_errors = []
+    for i, observation in enumerate(_observations(12)):
+        assert remote.observe(observation).decide() == local.observe(observation).decide()
+        if i:  # the previous reward went with this decide, in one /step round trip
+            assert remote.last_td_error == pytest.approx(td_errors[-1], abs=1e-12)
+        assert math.isnan(remote.reward(i / 12))
+        td_errors.append(local.reward(i / 12))
+    assert proxy.dropped == 1  # one /step answer was lost after the server had done it
+    assert remote.decide() == local.decide()  # no new metrics: the reward goes on its own
+    assert remote.last_td_error == pytest.approx(td_errors[-1], abs=1e-12)
+    remote.reward(1.0)
+    remote.close()  # sends the reward still waiting
+    info = httpx.get(f"{server.url}/v1/agents/deferred").json()
+    assert (info["decisions"], info["rewards"], info["pending"]) == (13, 13, 0)
+    assert info["cycle"] == local.cycle + 1 and remote.last_td_error == pytest.approx(
+        local.reward(1.0), abs=1e-12
+    )
+    storage = Storage(server.db)
+    agent_id = next(a.id for a in storage.load_agents() if a.name == "deferred")
+    assert storage.count_events(agent_id, kind="reward") == 13  # none counted twice
+    assert storage.count_events(agent_id, kind="decide") == 13
+    storage.close()
     proxy.close()
 
 
