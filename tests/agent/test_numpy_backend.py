@@ -80,3 +80,24 @@ def test_numpy_backend_sizes_its_model_for_rbf_interactions() -> None:
         assert numpy_action == pytest.approx(python_action, rel=1e-9, abs=1e-12)
         for k in agents:
             k.reward(0.1 * (step % 3))
+
+
+@pytest.mark.parametrize("state_dim", [4, 30])
+def test_arms_agents_on_both_backends_choose_alike(state_dim: int) -> None:
+    # 30 metrics: the numpy backend also standardises them with numpy.
+    space = {"label": {"type": "choice", "options": ["a", "b", "c", "d"]}}
+    agents = [
+        Krystal(KrystalConfig(state_dim=state_dim, seed=7, backend=b), space=space)
+        for b in ("python", "numpy")
+    ]
+    rng = random.Random(3)
+    for step in range(300):
+        obs = {f"m{i}": rng.gauss(i, 1.0 + i) for i in range(state_dim)}
+        if step % 50 == 7:
+            del obs["m1"]  # a missing metric now and then
+        python_action, numpy_action = (a.observe(obs).decide() for a in agents)
+        assert numpy_action == python_action
+        r = 1.0 if python_action["label"] == ("a" if obs["m0"] > 0.0 else "c") else 0.0
+        python_td, numpy_td = (a.reward(r) for a in agents)
+        assert numpy_td == pytest.approx(python_td, rel=1e-9, abs=1e-12)
+    assert agents[1].get_metrics()["mean_reward"] == agents[0].get_metrics()["mean_reward"]

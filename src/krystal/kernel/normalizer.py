@@ -136,6 +136,9 @@ class RunningNormalizer:
 
     def set_state(self, state: dict) -> None:  # type: ignore[type-arg]
         """Restore moments produced by :meth:`get_state`."""
-        self.counts = [int(c) for c in state["counts"]]
-        self.means = [float(m) for m in state["means"]]
-        self.variances = [float(v) for v in state["variances"]]
+        counts = [int(c) for c in state["counts"]]
+        means = [float(m) for m in state["means"]]
+        variances = [float(v) for v in state["variances"]]
+        if not len(counts) == len(means) == len(variances) == self.size:
+            raise ValueError("state: expected " + str(self.size) + " counts, means and variances")
+        self.counts, self.means, self.variances = counts, means, variances
