@@ -219,3 +219,45 @@ def test_agents_get_the_numpy_reward_model_unless_their_spec_names_one(tmp_path:
     assert again["duplicate"] is True and again["td_error"] == answer["td_error"]
     assert waits is None
     service.stop()
+
+
+def test_the_monitoring_history_survives_a_restart(tmp_path: Path) -> None:
+    """Recent decisions, the reward window and the decision rate carry on after a crash,
+    also for the decisions the checkpoint holds (those are not replayed)."""
+    options = {"checkpoint_interval": 3600, "reward_wait": 36000}
+    service = _service(tmp_path, **options)
+    rng = random.Random(8)
+    superseded = []
+    for step in range(40):
+        if step == 12:
+            service.reset("default")[1].result(10)
+        if step == 30:  # a checkpoint: steps 0-29 are restored from it, not replayed
+            service.upkeep(now=time.time() + 7200)
+        decision, _ = service.decide("default", _observation(rng))
+        if step % 7 == 3:
+            superseded.append(decision["decision_id"])  # the next decision supersedes it
+        else:
+            service.reward("default", decision["decision_id"], rng.random())
+    service.reward("default", superseded[3], 0.25)  # step 24's, late: stored, not learned
+    service.decide("default", _observation(rng))[1].result(10)  # left waiting
+    before = service.agent("default")
+    history, summary = before.recent_decisions(256), before.summary()
+    assert len(history) == 41 and history[0]["reward"] is None
+    _crash(service)
+
+    service = _service(tmp_path, **options)
+    after = service.agent("default")
+    assert after.checkpoint_seq < after.seq  # some were replayed, the rest remembered
+    # everything since the reset is back as it was (a decision before it has no known
+    # cycle), superseded flags and late rewards included
+    restored = after.recent_decisions(256)
+    assert restored == history[:29]
+    assert [r["superseded"] for r in restored].count(True) == 4
+    assert next(r for r in restored if r["decision_id"] == superseded[3])["reward"] == 0.25
+    again = after.summary()
+    assert again["recent_mean_reward"] == pytest.approx(summary["recent_mean_reward"])
+    assert again["decision_rate"] == summary["decision_rate"] > 0
+    # the decision waiting for a reward shares its record: rewarding it shows up
+    service.reward("default", restored[0]["decision_id"], 0.5)[1].result(10)  # type: ignore[union-attr]
+    assert after.recent_decisions(1)[0]["reward"] == 0.5
+    service.stop()

@@ -36,7 +36,7 @@ from krystal._errors import CallOrderError, InputError
 from krystal.agent import Krystal, KrystalConfig, get_preset
 from krystal.agent._spaces import ActionSpace
 from krystal.server._errors import ConflictError, NotFoundError
-from krystal.storage import Write
+from krystal.storage import StoredEvent, Write
 
 #: How many settled decisions each agent remembers for duplicate rewards (older ones are
 #: looked up in the database), and how many recent decisions it keeps for monitoring.
@@ -377,6 +377,62 @@ class HostedAgent:
         self.latest = document["latest"]
         self.decisions, self.rewards, self.default_rewards, self.reward_sum = document["counters"]
         self.seq = self.checkpoint_seq = seq
+
+    def remember(self, events: Sequence[StoredEvent]) -> None:
+        """Refill the monitoring history from logged events up to the restored checkpoint
+        (:meth:`Storage.history`): recent decisions with their rewards, the reward window
+        and the decision times, so that the dashboard's charts carry on after a restart.
+
+        Each decision's ``cycle`` is counted back from the checkpoint's: every learned
+        reward after a decision added one. Decisions before a reset are left out of the
+        recent decisions (their cycle is not known); their rewards still count.
+        """
+        with self.lock:
+            cycle, cycles, first = self.krystal.cycle, {}, 0
+            for i in range(len(events) - 1, -1, -1):
+                event = events[i]
+                if event.kind == "reset":
+                    first = i + 1
+                    break
+                if event.kind == "reward" and json.loads(event.payload)["learned"]:
+                    cycle -= 1
+                elif event.kind == "decide":
+                    cycles[i] = cycle
+            records: dict[str, dict[str, Any]] = {}
+            latest: str | None = None
+            for i, event in enumerate(events):
+                if event.kind == "reset":
+                    continue
+                data = json.loads(event.payload)
+                did = event.decision_id
+                assert did is not None
+                if event.kind == "decide" and i < first:
+                    self._decision_times.append(event.created_at)
+                elif event.kind == "decide":
+                    if latest in records and records[latest]["reward"] is None:
+                        records[latest]["superseded"] = True
+                    waiting = self.pending.get(did)  # share its record: its reward updates it
+                    records[did] = (
+                        waiting.record
+                        if waiting is not None
+                        else {
+                            **_record_of({**data, "decision_id": did, "cycle": cycles[i]}),
+                            "created_at": event.created_at,
+                        }
+                    )
+                    latest = did
+                    self._decision_times.append(event.created_at)
+                else:
+                    assert event.reward is not None
+                    if did in records:
+                        records[did].update(
+                            reward=event.reward,
+                            source=data["source"],
+                            td_error=data["td_error"],
+                            rewarded_at=event.created_at,
+                        )
+                    self._reward_window.append(event.reward)
+            self.recent.extend(records.values())
 
     def replay(
         self,

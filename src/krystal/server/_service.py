@@ -25,7 +25,13 @@ from typing import Any
 
 from krystal._errors import InputError
 from krystal.server._errors import ConflictError, NotFoundError
-from krystal.server._hosted import HostedAgent, build_spec, check_name, scratch_folder
+from krystal.server._hosted import (
+    RECENT_DECISIONS,
+    HostedAgent,
+    build_spec,
+    check_name,
+    scratch_folder,
+)
 from krystal.server._settings import ServerSettings
 from krystal.storage import EventWriter, LoopWriter, Storage, StoredKey, Write, role_rank
 
@@ -106,9 +112,11 @@ class Service:
         import json
 
         agent = HostedAgent(stored.id, stored.name, json.loads(stored.spec), stored.created_at)
+        assert self.storage is not None
         if stored.state is not None:
             agent.restore(stored.state, stored.seq, self._folder)
-        assert self.storage is not None
+            # the events before the checkpoint are not replayed: refill the history
+            agent.remember(self.storage.history(stored.id, stored.seq, RECENT_DECISIONS))
         replayed = 0
         for event in self.storage.events_after(stored.id, agent.seq):
             agent.replay(*event)

@@ -215,6 +215,30 @@ class Storage:
             for row in connection.execute(query).yield_per(1000):
                 yield StoredEvent(*row)
 
+    def history(self, agent_id: str, up_to: int, decisions: int) -> list[StoredEvent]:
+        """The agent's decide, reward and reset events from its ``decisions``-th latest
+        decision at or before ``up_to`` through ``up_to``, in order (for monitoring)."""
+        sa = self._sa
+        e = m.events.c
+        mine = (e.agent_id == agent_id, e.seq <= up_to)
+        first = (
+            sa.select(e.seq)
+            .where(*mine, e.kind == "decide")
+            .order_by(e.seq.desc())
+            .limit(1)
+            .offset(max(0, decisions - 1))
+        )
+        query = (
+            sa.select(e.seq, e.kind, e.decision_id, e.reward, e.payload, e.created_at)
+            .where(*mine, e.kind.in_(("decide", "reward", "reset")))
+            .order_by(e.seq)
+        )
+        with self.engine.connect() as connection:
+            start = connection.execute(first).scalar()
+            if start is not None:
+                query = query.where(e.seq >= start)
+            return [StoredEvent(*row) for row in connection.execute(query)]
+
     def last_seq(self, agent_id: str) -> int:
         """The agent's highest event sequence number (-1 if it has none)."""
         sa = self._sa
