@@ -84,7 +84,7 @@ def test_numpy_backend_sizes_its_model_for_rbf_interactions() -> None:
 
 @pytest.mark.parametrize("state_dim", [4, 30])
 def test_arms_agents_on_both_backends_choose_alike(state_dim: int) -> None:
-    # 30 metrics: the numpy backend also standardises them with numpy.
+    # Arms scored from stacked arrays on one side, one model at a time on the other.
     space = {"label": {"type": "choice", "options": ["a", "b", "c", "d"]}}
     agents = [
         Krystal(KrystalConfig(state_dim=state_dim, seed=7, backend=b), space=space)

@@ -18,7 +18,6 @@ from krystal.kernel.autotune import GainAdapter, RelayTuner
 from krystal.kernel.features import action_size
 from krystal.kernel.learner import Learner
 from krystal.kernel.linear_model import BayesLinear
-from krystal.kernel.normalizer import RunningNormalizer
 from krystal.kernel.pid import Pid
 from krystal.kernel.rng import Rng
 from krystal.kernel.swarm import ParticleSwarm
@@ -97,7 +96,6 @@ class Krystal:
             interactions=c.interactions,
             arms=arms,
             arm_model_type=_arm_model_type(c),
-            normalizer_type=_normalizer_type(c),
         )
         self._pid = Pid(
             c.pid_kp, c.pid_ki, c.pid_kd, out_min=c.pid_output_min, out_max=c.pid_output_max
@@ -553,17 +551,6 @@ def _arm_model_type(config: KrystalConfig) -> type[ArmModels]:
     from krystal.agent._numpy_arms import NumpyArmModels
 
     return cast(type[ArmModels], NumpyArmModels)
-
-
-def _normalizer_type(config: KrystalConfig) -> type[RunningNormalizer]:
-    """The class of the metrics' running normaliser for the configured backend and size."""
-    if config.backend != "numpy":
-        return RunningNormalizer
-    from krystal.agent._numpy_normalizer import MIN_METRICS, NumpyRunningNormalizer
-
-    if config.state_dim < MIN_METRICS:
-        return RunningNormalizer
-    return cast(type[RunningNormalizer], NumpyRunningNormalizer)
 
 
 def _finite_number(name: str, value: Any) -> float:

@@ -58,21 +58,31 @@ class NumpyArmModels:
         self._probe[1, size] = 1.0
         self._outer = np.zeros((size + 1, size))
         self._views()
-        self._forget()
 
     def _views(self) -> None:
-        # Views made once, not per call: at these sizes a numpy call costs more than the
-        # arithmetic. All arms' blocks as one (k (d + 1), d) matrix, each arm's block,
-        # and the context row of the probe.
-        self._flat = self._a.reshape(-1, self.size)
+        # Buffers and views made once, not per call: at these sizes a numpy call costs
+        # more than the arithmetic. All arms' blocks as one (k (d + 1), d) matrix and
+        # each arm's block; the context row of the probe; the products [P x, w . x] of
+        # the last context scored, whole, transposed and per arm (with its P x part).
+        np, size = self._np, self.size
+        self._flat = self._a.reshape(-1, size)
         self._blocks = list(self._a)
-        self._x_row = self._probe[0, : self.size]
+        self._x_row = self._probe[0, :size]
+        self._products = np.zeros((self.arms, size + 1))
+        self._products_flat = self._products.reshape(-1)
+        self._products_t = self._products.T
+        self._rows = list(self._products)
+        self._qxs = [row[:size] for row in self._rows]
+        self._outer_product = np.multiply.outer
+        self._forget()
 
     def __getstate__(self) -> dict[str, Any]:
         # The numpy module cannot be pickled (the service copies agents by pickling them),
         # and views would come back as copies: both are remade on unpickling.
         state = self.__dict__.copy()
-        for name in ("_np", "_flat", "_blocks", "_x_row"):
+        for name in ("_np", "_flat", "_blocks", "_x_row", "_products", "_products_flat"):
+            del state[name]
+        for name in ("_products_t", "_rows", "_qxs", "_outer_product", "_x"):
             del state[name]
         return state
 
@@ -95,9 +105,8 @@ class NumpyArmModels:
         if x == self._x:
             return
         self._x_row[:] = x
-        products = self._flat.dot(self._x_row).reshape(self.arms, self.size + 1)
-        self._products = products
-        moments: list[list[float]] = self._probe.dot(products.T).tolist()
+        self._flat.dot(self._x_row, out=self._products_flat)
+        moments: list[list[float]] = self._probe.dot(self._products_t).tolist()
         self._variances, self._means = moments
         self._x = list(x)
 
@@ -107,9 +116,12 @@ class NumpyArmModels:
         return list(self._means)
 
     def moments(self, x: list[float]) -> tuple[list[float], list[float]]:
-        """Every arm's predictive mean ``w . x`` and (noise-scaled) variance ``x' P x``."""
+        """Every arm's predictive mean ``w . x`` and (noise-scaled) variance ``x' P x``.
+
+        Read-only: they are kept for the next call with the same context.
+        """
         self._score(x)
-        return list(self._means), list(self._variances)
+        return self._means, self._variances
 
     def predict(self, arm: int, x: list[float]) -> float:
         """Arm ``arm``'s expected reward for context ``x``."""
@@ -128,8 +140,7 @@ class NumpyArmModels:
         error = y - self._means[arm]
         # [P x, w . x] kept from scoring this context: its first d entries become qx
         # and its last -error, the left factor of the update below.
-        row = self._products[arm]
-        qx = row[:size]
+        row, qx = self._rows[arm], self._qxs[arm]
         scale = None
         if lam < 1.0:
             # Selective forgetting, as in the kernel: a weight whose variance would pass
@@ -150,10 +161,10 @@ class NumpyArmModels:
         row[size] = -error
         # P -= gain qx' and w += gain * error (gain = qx / denom) as one outer product.
         outer = self._outer
-        np.multiply.outer(row, qx * (1.0 / denom), out=outer)
+        self._outer_product(row, qx * (1.0 / denom), out=outer)
         block -= outer
         self._counts[arm] += 1
-        self._forget()
+        self._x = None  # the models changed: nothing kept is valid
         return error
 
     def inflate(self, amount: float) -> None:
@@ -187,4 +198,3 @@ class NumpyArmModels:
         blocks[:, size, :] = weights
         self._a, self._counts = blocks, counts
         self._views()
-        self._forget()

@@ -44,7 +44,8 @@ def thompson_choice(means: list[float], variances: list[float], spread: float, r
     >>> thompson_choice([0.0, 1.0, 0.9], [0.01, 0.01, 0.01], 0.1, Rng(0))  # no draw needed
     1
     """
-    sds = [math.sqrt(max(v, 0.0)) for v in variances]
+    sqrt = math.sqrt
+    sds = [sqrt(v) if v > 0.0 else 0.0 for v in variances]
     reach = spread * GAUSS_BOUND
     floor = max([m - reach * sd for m, sd in zip(means, sds)])
     contenders = [i for i, (m, sd) in enumerate(zip(means, sds)) if m + reach * sd >= floor]
@@ -82,7 +83,11 @@ class ArmModels:
         return [m.predict(x) for m in self.models]
 
     def moments(self, x: list[float]) -> tuple[list[float], list[float]]:
-        """Every arm's predictive mean ``w . x`` and (noise-scaled) variance ``x' P x``."""
+        """Every arm's predictive mean ``w . x`` and (noise-scaled) variance ``x' P x``.
+
+        The lists are the caller's to read, not to change (an implementation may keep
+        them for the same context).
+        """
         models = self.models
         return [m.predict(x) for m in models], [m.variance(x) for m in models]
 

@@ -51,8 +51,7 @@ class Learner:
     ``model`` replaces the reward model (e.g. a numpy implementation of the same maths).
     ``arms``, a list of actions, makes the learner choose among them only, with one
     reward model per arm (:mod:`.arms`: for unordered options); ``arm_model_type``
-    builds those models, all arms at once (e.g. a numpy implementation);
-    ``normalizer_type`` the running normaliser of the raw metrics (likewise).
+    builds those models, all arms at once (e.g. a numpy implementation).
 
     >>> learner = Learner(state_dim=1, action_dim=1, seed=3)
     >>> for step in range(300):
@@ -83,7 +82,6 @@ class Learner:
         interactions: str = "linear",
         arms: list[list[float]] | None = None,
         arm_model_type: type[ArmModels] = ArmModels,
-        normalizer_type: type[RunningNormalizer] = RunningNormalizer,
     ) -> None:
         if state_dim < 1:
             raise ValueError("state_dim: expected an integer >= 1, got " + repr(state_dim))
@@ -104,7 +102,7 @@ class Learner:
         self._open: list[list] = []  # type: ignore[type-arg]
         self.enable_swarm = bool(enable_swarm)
         self.rng = Rng(seed)
-        self.normalizer = normalizer_type(state_dim)
+        self.normalizer = RunningNormalizer(state_dim)
         self.critic = TDLambda(state_size(state_dim), learning_rate, gamma, lam)
         self.phase = PhaseEngine(enabled=enable_phase)
         self.policy: ResponseSurfacePolicy | ArmsPolicy
