@@ -76,30 +76,33 @@ class RunningNormalizer:
         if weight < floor:
             weight = floor
         keep = 1.0 - weight
-        clip = self.clip
+        high = self.clip
+        low = -high
         sqrt = math.sqrt
         means: list[float] = []
         variances: list[float] = []
         out: list[float] = []
         add_mean, add_variance, add_z = means.append, variances.append, out.append
-        for v, mean, variance in zip(x, self.means, self.variances):
-            if v is None:
-                return None
-            delta = v - mean
-            mean += weight * delta
-            add_mean(mean)
-            variance = keep * (variance + weight * delta * delta)
-            add_variance(variance)
-            std = sqrt(variance)
-            if std < 1e-12:
-                add_z(0.0)
-                continue
-            z = (v - mean) / std
-            if z > clip:
-                z = clip
-            elif z < -clip:
-                z = -clip
-            add_z(z)
+        try:
+            for v, mean, variance in zip(x, self.means, self.variances):
+                delta = v - mean  # type: ignore[operator]  # None: TypeError, below
+                step = weight * delta
+                mean += step
+                add_mean(mean)
+                variance = keep * (variance + step * delta)
+                add_variance(variance)
+                std = sqrt(variance)
+                if std < 1e-12:
+                    add_z(0.0)
+                    continue
+                z = (v - mean) / std  # type: ignore[operator]
+                if z > high:
+                    z = high
+                elif z < low:
+                    z = low
+                add_z(z)
+        except TypeError:
+            return None
         self.counts = [n] * self.size
         self.means = means
         self.variances = variances
