@@ -1,9 +1,10 @@
-"""Waiting on the event loop for commits: one loop future per committed batch, not per request.
+"""Waiting on the event loop for commits: one callback per committed batch, not per request.
 
 A writer completes a whole batch with one future (see :mod:`krystal.storage._writer`).
-Here every request of that batch awaits one asyncio future bound to it, resolved by a
-single callback, so a commit costs the event loop one wake-up however many requests it
-answers (``asyncio.wrap_future`` per request would cost one each).
+Here the requests of that batch wait on loop futures that a single callback on that
+future resolves, right where the commit completes: a commit costs the event loop one
+wake-up however many requests it answers (``asyncio.wrap_future`` per request would
+cost one each, and a shared future behind ``asyncio.shield`` one more loop iteration).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class CommitWaiter:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._waiting: dict[_Key, asyncio.Future[None]] = {}
+        self._waiting: dict[_Key, list[asyncio.Future[None]]] = {}
 
     async def wait(self, future: Future[None]) -> None:
         """Wait for ``future`` without blocking the event loop."""
@@ -40,18 +41,17 @@ class CommitWaiter:
             future.result()
             return
         loop = asyncio.get_running_loop()
+        mine: asyncio.Future[None] = loop.create_future()
         key = (future, loop)
         with self._lock:
-            shared = self._waiting.get(key)
-            if shared is None:
-                shared = self._waiting[key] = loop.create_future()
-                first = True
-            else:
-                first = False
+            waiting = self._waiting.get(key)
+            first = waiting is None
+            if waiting is None:
+                waiting = self._waiting[key] = []
+            waiting.append(mine)
         if first:
             future.add_done_callback(lambda done: self._completed(key, done))
-        # shielded: one request giving up (its client went away) must not cancel the rest
-        await asyncio.shield(shared)
+        await mine
 
     def _completed(self, key: _Key, done: Future[None]) -> None:
         loop = key[1]
@@ -66,11 +66,12 @@ class CommitWaiter:
 
     def _settle(self, key: _Key, done: Future[None]) -> None:
         with self._lock:
-            shared = self._waiting.pop(key)
-        if shared.done():
-            return
+            waiting = self._waiting.pop(key)
         error = done.exception()
-        if error is None:
-            shared.set_result(None)
-        else:
-            shared.set_exception(error)
+        for mine in waiting:
+            if mine.done():  # its request was cancelled (the client went away)
+                continue
+            if error is None:
+                mine.set_result(None)
+            else:
+                mine.set_exception(error)
