@@ -18,6 +18,7 @@ import math
 from typing import Any
 
 from krystal._imports import require
+from krystal.agent._numpy_model import check_model_arguments
 
 
 class NumpyArmModels:
@@ -37,12 +38,7 @@ class NumpyArmModels:
     def __init__(self, arms: int, size: int, prior_var: float, forgetting: float) -> None:
         if arms < 1:
             raise ValueError(f"arms: expected an integer >= 1, got {arms!r}")
-        if size < 1:
-            raise ValueError(f"size: expected an integer >= 1, got {size!r}")
-        if prior_var <= 0.0:
-            raise ValueError(f"prior_var: expected a positive number, got {prior_var!r}")
-        if not 0.5 < forgetting <= 1.0:
-            raise ValueError(f"forgetting: expected a number in (0.5, 1], got {forgetting!r}")
+        check_model_arguments(size, prior_var, forgetting)
         self._np: Any = require("numpy", "fast")
         np = self._np
         self.arms = arms

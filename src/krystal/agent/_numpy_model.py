@@ -13,6 +13,16 @@ from typing import Any
 from krystal._imports import require
 
 
+def check_model_arguments(size: int, prior_var: float, forgetting: float) -> None:
+    """Raise ``ValueError`` naming the first argument the kernel's model would refuse."""
+    if size < 1:
+        raise ValueError(f"size: expected an integer >= 1, got {size!r}")
+    if prior_var <= 0.0:
+        raise ValueError(f"prior_var: expected a positive number, got {prior_var!r}")
+    if not 0.5 < forgetting <= 1.0:
+        raise ValueError(f"forgetting: expected a number in (0.5, 1], got {forgetting!r}")
+
+
 class NumpyBayesLinear:
     """Drop-in, numpy-backed :class:`~krystal.kernel.linear_model.BayesLinear`.
 
@@ -28,12 +38,7 @@ class NumpyBayesLinear:
     """
 
     def __init__(self, size: int, prior_var: float = 10.0, forgetting: float = 1.0) -> None:
-        if size < 1:
-            raise ValueError(f"size: expected an integer >= 1, got {size!r}")
-        if prior_var <= 0.0:
-            raise ValueError(f"prior_var: expected a positive number, got {prior_var!r}")
-        if not 0.5 < forgetting <= 1.0:
-            raise ValueError(f"forgetting: expected a number in (0.5, 1], got {forgetting!r}")
+        check_model_arguments(size, prior_var, forgetting)
         self._np: Any = require("numpy", "fast")
         self.size = size
         self.prior_var = float(prior_var)
