@@ -15,8 +15,9 @@ request as soon as it has the answer to the last: that finds the most pairs per 
 the service gives, and with 8 requests always in flight each one waits behind the other
 seven, so the latency there is about 8 divided by the rate. With a rate
 (``sqlite/numpy/pairs@1500``) the clients together start that many pairs per second, on a
-fixed schedule: that is the latency a service sees at that load. Latency is then counted
-from the time a pair was due, so a client that falls behind counts its lateness too.
+fixed schedule: that is the latency a service sees at that load. A client that falls
+behind (an answer came after its next pair was due) counts its latency from when the pair
+was due, so the service's backlog is counted in full.
 
 The load generator speaks HTTP/1.1 over keep-alive asyncio streams (on uvloop when it is
 installed) with each request's head built once, rather than through httpx: on a 2-core
@@ -226,8 +227,8 @@ async def run_load(
     ``mode`` "pairs": a decide request, then a reward request; "step": one ``/step``
     request that rewards the previous decision and decides anew (one round trip a pair).
     ``rate``: pairs per second for all clients together, each client starting its pairs
-    on a fixed schedule (latency counted from when a pair was due); None: as fast as the
-    answers come.
+    on a fixed schedule (a client behind it counts latency from when a pair was due);
+    None: as fast as the answers come.
     """
     import psutil
 
@@ -277,14 +278,20 @@ async def run_load(
             memory[checkpoints.pop(0)] = server.memory_info().rss
 
     async def due(index: int, k: int) -> float:
-        """Wait until pair ``k`` of client ``index`` is due; the time it was due."""
+        """Wait until pair ``k`` of client ``index`` is due; the time its latency counts from.
+
+        That is when it was due if the client is behind (an earlier answer came late: the
+        wait is the service's doing), else when the client woke up to send it (the event
+        loop's timers wake up to a millisecond late: that wait is the load generator's).
+        """
         if not rate:
             return time.perf_counter()
         at = begin + (k + index / clients) * interval
         wait = at - time.perf_counter()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        return at
+        if wait <= 0:
+            return at
+        await asyncio.sleep(wait)
+        return time.perf_counter()
 
     def more() -> bool:
         return done < pairs and time.monotonic() < deadline
@@ -567,11 +574,11 @@ def _size_cpu(state_dim: int, action_dim: int, backend: str, pairs: int = 20) ->
     started = 0.0
     for i in range(pairs + 5):
         if i == 5:
-            started = _cpu()
+            started = time.process_time()  # finer than os.times(): these are few pairs
         agent.observe({name: rng.random() for name in names})
         agent.decide()
         agent.reward(rng.random())
-    return 1000 * (_cpu() - started) / pairs
+    return 1000 * (time.process_time() - started) / pairs
 
 
 def _learner_cpu(learner: str, pairs: int, warmup: int = 200) -> float:
@@ -722,10 +729,9 @@ def main() -> int:
     parser.add_argument(
         "--memory-run",
         default="sqlite/numpy/step",
-        help="the run, made once with --memory-pairs pairs, that reads memory up to the "
-        "largest --memory-at; '' for none",
+        help="the run, made once with enough pairs to log the largest --memory-at events, "
+        "that reads the server's memory; '' for none",
     )
-    parser.add_argument("--memory-pairs", type=int, default=50_000)
     parser.add_argument(
         "--memory-at",
         default="10000,25000,50000,75000,100000",
@@ -756,8 +762,11 @@ def main() -> int:
     results = repeated(runs, args.repeat, args)
     memory = None
     if memory_run is not None:
-        long_run = memory_run._replace(pairs=max(args.memory_pairs, args.pairs))
-        memory = bench_run(long_run, argparse.Namespace(**{**vars(args), "max_seconds": 180.0}))
+        # two events a pair: enough pairs to reach the largest count, in thrice the time
+        enough = max([args.pairs, *(-(-count // 2) for count in args.memory_at)])
+        long_run = memory_run._replace(pairs=enough)
+        longer = argparse.Namespace(**{**vars(args), "max_seconds": 3 * args.max_seconds})
+        memory = bench_run(long_run, longer)
         del memory["_samples"]
     if args.plot:
         plot(results, Path(args.plot))
