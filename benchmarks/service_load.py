@@ -60,6 +60,7 @@ HOST = "127.0.0.1"
 DEFAULT_RUNS = (
     "sqlite/numpy/pairs@1500",
     "sqlite/numpy/step@1500",
+    "sqlite/numpy/pairs@750",
     "sqlite/numpy/pairs",
     "sqlite/numpy/step",
     "sqlite/python/pairs",
