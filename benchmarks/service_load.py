@@ -542,9 +542,10 @@ def breakdown(pairs: int, clients: int) -> dict[str, Any]:
     """Where a pair's server CPU goes, measured piece by piece (milliseconds per pair).
 
     The learner alone (observe, decide and reward on a ``server`` preset agent), the
-    service in this process without HTTP (``clients`` threads doing decide then reward
-    through :class:`krystal.server.Service` on SQLite, commits included), and a bare HTTP
-    request (``GET /health/live``, the cheapest route) on a running ``krystal serve``.
+    service in this process without HTTP (on an event loop as in the server: ``clients``
+    tasks doing decide then reward on SQLite, commits included), a bare HTTP request to a
+    FastAPI route (``GET /health/live``, the cheapest) and one the hot path answers (a
+    decide for an agent that does not exist: 404) on a running ``krystal serve``.
     """
     out: dict[str, Any] = {"pairs": pairs, "clients": clients}
     for learner in ("python", "numpy"):
@@ -552,7 +553,13 @@ def breakdown(pairs: int, clients: int) -> dict[str, Any]:
         cpu, rate = _service_cpu(learner, pairs, clients)
         out[f"service_{learner}_ms_per_pair"] = cpu
         out[f"service_{learner}_pairs_per_second"] = rate
-    out["http_bare_request_ms"] = _bare_http_cpu(pairs, clients)
+    out["http_bare_request_ms"] = _http_cpu(pairs, clients, "/health/live", None, 200)
+    # a decide for an agent that does not exist: parsed and refused by the hot path (404),
+    # no learner, no commit: what the hot path costs above a bare request
+    nobody = {"observation": {"load": 0.5, "latency": 0.5}}
+    out["http_hot_path_request_ms"] = _http_cpu(
+        pairs, clients, "/v1/agents/nobody/decide", nobody, 404
+    )
     out["agent_sizes"] = [
         {"state_dim": s, "action_dim": a, "backend": b, "ms_per_pair": _size_cpu(s, a, b)}
         for s, a, b in AGENT_SIZES
@@ -598,55 +605,59 @@ def _learner_cpu(learner: str, pairs: int, warmup: int = 200) -> float:
 
 
 def _service_cpu(learner: str, pairs: int, clients: int) -> tuple[float, float]:
-    import threading
-
-    from krystal.server import ServerSettings, Service
+    """The service as the server runs it, minus HTTP: on an event loop, commits on the
+    loop, ``clients`` tasks doing decide then reward through the calls the routes use."""
+    from krystal.server import ServerSettings, Service, _calls
+    from krystal.server._metrics import ServiceMetrics
 
     folder = Path(tempfile.mkdtemp(prefix="krystal-breakdown-"))
     service = Service(ServerSettings(db=f"sqlite:///{folder / 'krystal.db'}"))
-    service.start()
+    metrics = ServiceMetrics(service)
     per_client = pairs // clients
 
-    def client(i: int) -> None:
+    async def client(i: int) -> None:
         rng = random.Random(i)
         for _ in range(per_client):
-            metrics = {"load": rng.random(), "latency": rng.random()}
-            decision, done = service.decide(f"b{i}", metrics)
-            done.result(60)
-            _, stored = service.reward(f"b{i}", decision["decision_id"], rng.random())
-            if stored is not None:
-                stored.result(60)
+            metrics_now = {"load": rng.random(), "latency": rng.random()}
+            decision = await _calls.decide(service, metrics, f"b{i}", metrics_now, None)
+            await _calls.reward(service, f"b{i}", decision["decision_id"], rng.random())
+
+    async def run() -> tuple[float, float]:
+        await asyncio.to_thread(service.start, asyncio.get_running_loop())
+        try:
+            for i in range(clients):
+                _, created = service.create_agent(f"b{i}", "server", None, {"backend": learner})
+                assert created is not None
+                await asyncio.wrap_future(created)
+            started, wall = _cpu(), time.perf_counter()
+            await asyncio.gather(*(client(i) for i in range(clients)))
+            return _cpu() - started, time.perf_counter() - wall
+        finally:
+            await asyncio.to_thread(service.stop)
 
     try:
-        for i in range(clients):
-            service.create_agent(f"b{i}", "server", None, {"backend": learner})[1].result(60)
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-        started, wall = _cpu(), time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        cpu, wall = _cpu() - started, time.perf_counter() - wall
+        cpu, wall = _run_loop(run())
     finally:
-        service.stop()
         shutil.rmtree(folder, ignore_errors=True)
     return 1000 * cpu / (per_client * clients), per_client * clients / wall
 
 
-def _bare_http_cpu(requests: int, clients: int) -> float:
+def _http_cpu(requests: int, clients: int, path: str, body: Any, expected: int) -> float:
+    """Server CPU milliseconds per request of one kind, ``clients`` connections at once."""
     import psutil
 
     folder = Path(tempfile.mkdtemp(prefix="krystal-breakdown-"))
     per_client = requests // clients
+    method = "GET" if body is None else "POST"
 
     async def load(port: int, server: Any) -> float:
         connections = [await Connection.open(port) for _ in range(clients)]
 
         async def loop(connection: Connection) -> None:
             for _ in range(per_client):
-                status, _ = await connection.request("GET", "/health/live", None)
-                if status != 200:
-                    raise RuntimeError(f"/health/live: HTTP {status}")
+                status, _ = await connection.request(method, path, body)
+                if status != expected:
+                    raise RuntimeError(f"{path}: HTTP {status}, expected {expected}")
 
         before = server.cpu_times()
         await asyncio.gather(*(loop(c) for c in connections))
@@ -658,7 +669,7 @@ def _bare_http_cpu(requests: int, clients: int) -> float:
 
     try:
         with krystal_server(f"sqlite:///{folder / 'krystal.db'}", folder) as (base, pid):
-            return asyncio.run(load(int(base.rsplit(":", 1)[1]), psutil.Process(pid)))
+            return _run_loop(load(int(base.rsplit(":", 1)[1]), psutil.Process(pid)))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
