@@ -30,6 +30,15 @@ import math
 PHASES = ("SOLID", "LIQUID", "GAS", "PLASMA")
 BOUNDARIES = (0.15, 0.4, 0.7)
 _HYSTERESIS = 0.03
+# Each phase's label holds while the temperature stays in [low, high): its band widened
+# by the hysteresis on every side that has a neighbour.
+_BANDS = {
+    name: (
+        BOUNDARIES[i - 1] - _HYSTERESIS if i > 0 else -1.0,
+        BOUNDARIES[i] + _HYSTERESIS if i < len(BOUNDARIES) else 2.0,
+    )
+    for i, name in enumerate(PHASES)
+}
 
 
 def phase_of(temperature: float) -> str:
@@ -113,51 +122,70 @@ class PhaseEngine:
         prediction: the trend is then measured on ``reward - expected``, so a drop the
         learner saw coming (night falls, traffic ebbs) does not count as a change.
         """
-        self.steps += 1
-        n = self.steps
+        n = self.steps + 1
+        self.steps = n
+        first = 1.0 / n
         # Surprise is averaged over ``window`` steps against ``memory`` steps: a short
         # burst (a traffic spike, a cloud) must not read as a changed world. The reward
         # trend, already corrected for what the learner expects, reacts faster.
+        # (Written with locals and inline max/clip: this runs on every reward.)
         magnitude = abs(td_error)
-        self._td_fast += max(1.0 / n, self._fast_rate) * (magnitude - self._td_fast)
-        self._td_slow += max(1.0 / n, self._slow_rate) * (magnitude - self._td_slow)
-        fast = max(1.0 / n, 0.1)
-        slow = max(1.0 / n, 0.01)
+        rate = self._fast_rate
+        td_fast = self._td_fast
+        td_fast += (first if first > rate else rate) * (magnitude - td_fast)
+        rate = self._slow_rate
+        td_slow = self._td_slow
+        td_slow += (first if first > rate else rate) * (magnitude - td_slow)
+        self._td_fast, self._td_slow = td_fast, td_slow
+        fast = first if first > 0.1 else 0.1
+        slow = first if first > 0.01 else 0.01
         residual = reward if expected is None else reward - expected
-        delta = residual - self._r_slow
-        self._r_fast += fast * (residual - self._r_fast)
-        self._r_slow += slow * delta
-        self._r_var = (1.0 - slow) * (self._r_var + slow * delta * delta)
-        self._level += slow * (reward - self._level)
+        r_slow = self._r_slow
+        delta = residual - r_slow
+        r_fast = self._r_fast
+        r_fast += fast * (residual - r_fast)
+        r_slow += slow * delta
+        r_var = (1.0 - slow) * (self._r_var + slow * delta * delta)
+        level = self._level
+        level += slow * (reward - level)
+        self._r_fast, self._r_slow, self._r_var, self._level = r_fast, r_slow, r_var, level
 
-        std = math.sqrt(self._r_var) + 1e-12
-        self.surprise = self._td_fast / (self._td_slow + 1e-12 * (1.0 + magnitude))
-        self.trend = (self._r_fast - self._r_slow) / std
-        if n > 20 and self._level > self._best + 0.05 * std:
-            self._best = self._level
+        std = math.sqrt(r_var) + 1e-12
+        surprise = td_fast / (td_slow + 1e-12 * (1.0 + magnitude))
+        trend = (r_fast - r_slow) / std
+        self.surprise, self.trend = surprise, trend
+        if n > 20 and level > self._best + 0.05 * std:
+            self._best = level
             self._since_best = 0
         else:
             self._since_best += 1
-        self.stagnation = min(1.0, self._since_best / self.patience)
+        stagnation = self._since_best / self.patience
+        if stagnation > 1.0:
+            stagnation = 1.0
+        self.stagnation = stagnation
 
         floor = self.initial_temperature * math.exp(-n / self.anneal_steps)
         heat = 0.0
         if self.enabled and n > 30:
-            heat += 0.35 * _clip(self.surprise - self.surprise_threshold, 0.0, 2.0)
-            heat += 0.2 * _clip(-self.trend - self.trend_threshold, 0.0, 2.0)
-            heat += 0.1 * self.stagnation
+            heat += 0.35 * _clip(surprise - self.surprise_threshold, 0.0, 2.0)
+            heat += 0.2 * _clip(-trend - self.trend_threshold, 0.0, 2.0)
+            heat += 0.1 * stagnation
         self.heat = heat
-        target = _clip(floor + heat, 0.0, 1.0)
-        rate = 0.3 if target > self.temperature else 0.02
-        self.temperature += rate * (target - self.temperature)
-        self._relabel()
-        return self.temperature
+        target = floor + heat
+        if target > 1.0:
+            target = 1.0
+        temperature = self.temperature
+        rate = 0.3 if target > temperature else 0.02
+        temperature += rate * (target - temperature)
+        self.temperature = temperature
+        low, high = _BANDS[self.phase]
+        if not low <= temperature < high:
+            self._relabel()
+        return temperature
 
     def _relabel(self) -> None:
         t = self.temperature
-        index = PHASES.index(self.phase)
-        low = BOUNDARIES[index - 1] - _HYSTERESIS if index > 0 else -1.0
-        high = BOUNDARIES[index] + _HYSTERESIS if index < len(BOUNDARIES) else 2.0
+        low, high = _BANDS[self.phase]
         if low <= t < high:
             return
         self.phase = phase_of(t)
