@@ -172,8 +172,9 @@ def test_thompson_choice_skips_only_arms_that_cannot_win(means, sd, spread, seed
         rng = Rng(seed + trial)
         chosen = thompson_choice(means, variances, spread, rng)
         assert means[chosen] + reach[chosen] >= floor
-    # and with all arms in reach it is plain Thompson sampling, draw for draw
-    if all(m + r >= floor for m, r in zip(means, reach)):
+    # and with all arms (more than two) in reach it is plain Thompson sampling, draw
+    # for draw; two in reach take one draw of their difference (tested below)
+    if len(means) > 2 and all(m + r >= floor for m, r in zip(means, reach)):
         assert thompson_choice(means, variances, spread, Rng(seed)) == _draw_all(
             means, variances, spread, Rng(seed)
         )
@@ -190,6 +191,23 @@ def test_thompson_choice_keeps_the_distribution_of_drawing_for_every_arm() -> No
     assert ours.count(2) == 0 and plain.count(2) == 0
     assert abs(ours.count(1) - plain.count(1)) / n < 0.03
     assert 0.55 < ours.count(1) / n < 0.75  # exact value: P(N(0.1, 0.08) > 0) = 0.638
+
+
+def test_two_arms_in_reach_take_one_draw_with_the_same_distribution() -> None:
+    means, variances, spread = [0.3, 0.1], [0.09, 0.01], 0.8
+    rng = Rng(5)
+    n = 8000
+    ours = [thompson_choice(means, variances, spread, rng) for _ in range(n)]
+    plain = [_draw_all(means, variances, spread, Rng(100 + k)) for k in range(n)]
+    # exact: P(0.2 + 0.8 * sqrt(0.1) N(0, 1) >= 0) = Phi(0.79) = 0.785
+    exact = 0.5 * (1.0 + math.erf(0.2 / (spread * math.sqrt(0.1)) / math.sqrt(2.0)))
+    assert abs(ours.count(0) / n - exact) < 0.02
+    assert abs(plain.count(0) / n - exact) < 0.02
+    one_draw = Rng(9)
+    thompson_choice(means, variances, spread, one_draw)
+    two_draws = Rng(9)
+    two_draws.gauss()
+    assert one_draw.get_state() == two_draws.get_state()
 
 
 def test_a_single_arm_in_reach_takes_no_draw() -> None:

@@ -39,7 +39,8 @@ GAUSS_BOUND = 8.6
 def thompson_choice(means: list[float], variances: list[float], spread: float, rng: Rng) -> int:
     """The arm with the highest draw ``mean + spread * sd * N(0, 1)`` (the first on a tie).
 
-    Draws come from ``rng`` in arm order, one per arm still in reach of the best.
+    Draws come from ``rng`` in arm order, one per arm still in reach of the best (one
+    in all when only two are in reach).
 
     >>> thompson_choice([0.0, 1.0, 0.9], [0.01, 0.01, 0.01], 0.1, Rng(0))  # no draw needed
     1
@@ -51,6 +52,12 @@ def thompson_choice(means: list[float], variances: list[float], spread: float, r
     contenders = [i for i, (m, sd) in enumerate(zip(means, sds)) if m + reach * sd >= floor]
     if len(contenders) == 1:
         return contenders[0]
+    if len(contenders) == 2:
+        # Which of two wins depends only on the difference of their draws, itself
+        # normal: one draw of it decides, with the same distribution as two draws.
+        i, j = contenders
+        sd = spread * sqrt(sds[i] * sds[i] + sds[j] * sds[j])
+        return i if means[i] - means[j] + sd * rng.gauss() >= 0.0 else j
     best, best_score = 0, float("-inf")
     for index in contenders:
         score = means[index] + spread * sds[index] * rng.gauss()
@@ -168,6 +175,8 @@ class ArmsPolicy:
         self.noise_var = 1.0
         self._residuals = 0
         self.last_arm = 0
+        self._last_z: list[float] | None = None
+        self._last_x: list[float] = []
 
     @property
     def count(self) -> int:
@@ -189,7 +198,13 @@ class ArmsPolicy:
         return best
 
     def _context(self, psi: list[float], z: list[float]) -> list[float]:
-        return psi if self.rbf_context else [1.0] + z  # noqa: RUF005 - MicroPython has no [*x] displays
+        if self.rbf_context:
+            return psi
+        # The learner hands the same state to propose, predict and learn: built once.
+        if z is not self._last_z:
+            self._last_z = z
+            self._last_x = [1.0] + z  # noqa: RUF005 - MicroPython has no [*x] displays
+        return self._last_x
 
     def greedy(self, psi: list[float], z: list[float]) -> list[float]:
         """The arm with the highest expected reward in this state."""
