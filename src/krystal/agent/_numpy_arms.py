@@ -69,7 +69,12 @@ class NumpyArmModels:
         self._products_t = self._products.T
         self._rows = list(self._products)
         self._qxs = [row[:size] for row in self._rows]
-        self._outer_product = np.multiply.outer
+        # The update's outer product as a (d + 1, 1) x (1, d) matrix product: a third of
+        # the time of ``np.multiply.outer`` at these sizes.
+        self._columns = [row[:, None] for row in self._rows]
+        self._gain = np.zeros(size)
+        self._gain_row = self._gain[None, :]
+        self._multiply = np.multiply
         self._forget()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -78,7 +83,9 @@ class NumpyArmModels:
         state = self.__dict__.copy()
         for name in ("_np", "_flat", "_blocks", "_x_row", "_products", "_products_flat"):
             del state[name]
-        for name in ("_products_t", "_rows", "_qxs", "_outer_product", "_x"):
+        for name in ("_products_t", "_rows", "_qxs", "_columns", "_gain", "_gain_row"):
+            del state[name]
+        for name in ("_multiply", "_x"):
             del state[name]
         return state
 
@@ -157,7 +164,8 @@ class NumpyArmModels:
         row[size] = -error
         # P -= gain qx' and w += gain * error (gain = qx / denom) as one outer product.
         outer = self._outer
-        self._outer_product(row, qx * (1.0 / denom), out=outer)
+        self._multiply(qx, 1.0 / denom, out=self._gain)
+        self._columns[arm].dot(self._gain_row, out=outer)
         block -= outer
         self._counts[arm] += 1
         self._x = None  # the models changed: nothing kept is valid
