@@ -252,6 +252,8 @@ class Learner:
 
     def _forgetting(self) -> float:
         # Forget faster while hot: a shifted world should be re-learned from new data.
+        if self.forgetting == 1.0:  # nothing to speed up: every outcome is kept
+            return 1.0
         t = self.phase.temperature
         boost = 1.0 + 8.0 * max(0.0, t - 0.4) / 0.6
         return 1.0 - (1.0 - self.forgetting) * boost
