@@ -196,3 +196,20 @@ def test_writes_of_one_batch_share_a_future_and_the_barrier_waits_for_them(db_ur
     threaded.close()
     assert db.count_events("t") == 20
     db.close()
+
+
+def test_the_writer_leaves_most_of_the_wal_to_a_checkpoint_of_its_own(db_url: str) -> None:
+    db = Storage(db_url)
+    for seq in range(20):
+        db.apply([_event("w", seq)])
+    db.checkpoint()  # passive; nothing to do on PostgreSQL
+    if db.dialect == "sqlite":
+        writer = db._connection
+        assert writer.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 10_000
+        with db.engine.connect() as connection:
+            busy, frames, copied = connection.exec_driver_sql(
+                "PRAGMA wal_checkpoint(PASSIVE)"
+            ).one()
+        assert busy == 0 and copied == frames  # a passive checkpoint copies without blocking
+    assert [e.seq for e in db.events_after("w", -1)] == list(range(20))
+    db.close()

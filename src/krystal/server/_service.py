@@ -307,9 +307,12 @@ class Service:
         return None
 
     def upkeep(self, now: float | None = None) -> None:
-        """Expire decisions that waited too long and checkpoint agents that are due."""
+        """Expire decisions that waited too long, checkpoint agents that are due and the
+        SQLite WAL (off the event loop, see :meth:`Storage.checkpoint`)."""
         now = time.time() if now is None else now
         s = self.settings
+        if self.storage is not None:
+            self.storage.checkpoint()
         for agent in self.agents():
             agent.expire(now, s.reward_wait, s.default_reward, self._submit)
             if (
