@@ -8,7 +8,8 @@ server 0.09 ms, a bare request to the cheapest FastAPI route (no body, no models
 (``breakdown_ms`` in its results). :class:`HotPath`
 sits in front of the app (ASGI middleware) and answers the common request itself:
 a JSON body of exactly the documented shape, with plain numbers and strings, and (with
-authentication on) a key that the service's key cache already vouches for.
+authentication on) a key of operator or above, looked up as the routes look it up
+(:meth:`Service.authenticate`, cached for a second).
 
 Everything else goes on to the FastAPI route, body included, so an unusual but valid
 request (a number sent as a string, a ``true`` for a reward) and every malformed one get
@@ -90,11 +91,11 @@ class HotPath:
 
     def _admits(self, headers: Iterable[tuple[bytes, bytes]]) -> bool:
         # A JSON body (or none declared, which FastAPI reads as JSON too) and, with
-        # authentication on, a key of operator or above in the service's key cache.
+        # authentication on, a key of operator or above, checked as the routes check it.
         found: dict[bytes, bytes] = {}
-        for key, value in headers:
-            if key in _HEADERS and key not in found:  # the first one counts, as in Starlette
-                found[key] = value
+        for name, value in headers:
+            if name in _HEADERS and name not in found:  # the first one counts, as in Starlette
+                found[name] = value
         content_type = found.get(b"content-type")
         if content_type is not None and content_type.split(b";")[0].strip().lower() != _JSON:
             return False
