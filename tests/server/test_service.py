@@ -261,3 +261,14 @@ def test_the_monitoring_history_survives_a_restart(tmp_path: Path) -> None:
     service.reward("default", restored[0]["decision_id"], 0.5)[1].result(10)  # type: ignore[union-attr]
     assert after.recent_decisions(1)[0]["reward"] == 0.5
     service.stop()
+
+
+def test_a_decide_retried_after_a_restart_returns_the_same_decision(tmp_path: Path) -> None:
+    service = _service(tmp_path)
+    first, done = service.decide("default", {"x": 1.0}, "before-restart-1")
+    done.result(10)
+    _crash(service)
+    service = _service(tmp_path)  # the decision is restored, still waiting for its reward
+    again, _ = service.decide("default", {"x": 1.0}, "before-restart-1")
+    assert again == first and service.agent("default").decisions == 1
+    service.stop()

@@ -182,8 +182,9 @@ class HostedAgent:
         decision_id: str | None,
         submit: Submit,
         now: float | None = None,
-    ) -> tuple[dict[str, Any], Future[None]]:
-        """Observe (if given) and decide; returns the response and its commit future."""
+    ) -> tuple[dict[str, Any], Future[None] | None]:
+        """Observe (if given) and decide; returns the response and its commit future (None
+        for a retry of a decision restored at start-up: committed already)."""
         if decision_id is not None and not DECISION_ID_PATTERN.match(str(decision_id)):
             raise InputError(
                 f"decision_id: expected 8-64 letters, digits, '_' or '-', got {decision_id!r}"
@@ -191,8 +192,9 @@ class HostedAgent:
         with self.lock:
             if decision_id is not None:
                 known = self.pending.get(decision_id)
-                if known is not None and known.future is not None:
-                    return known.response, known.future  # a retried request: same decision
+                if known is not None:  # a retried request: the same decision
+                    # (no future: restored at start-up, so committed long ago)
+                    return known.response, known.future
                 if decision_id in self.settled:
                     raise ConflictError(
                         f"decision_id: {decision_id!r} was already used for a decision that "
