@@ -34,6 +34,10 @@ def test_numpy_model_matches_the_reference(forgetting: float) -> None:
     assert fast.quadratic_form([1, 3], [0.5, -2.0]) == pytest.approx(
         reference.quadratic_form([1, 3], [0.5, -2.0]), rel=1e-9
     )
+    # a second form on other positions: nothing of the first one is left behind
+    assert fast.quadratic_form([0, 2, 4], [1.0, 0.3, -0.7]) == pytest.approx(
+        reference.quadratic_form([0, 2, 4], [1.0, 0.3, -0.7]), rel=1e-9
+    )
     fast.inflate(0.5)
     reference.inflate(0.5)
     assert fast.covariance[2][2] == pytest.approx(reference.covariance[2][2], rel=1e-6)
