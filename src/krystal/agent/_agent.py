@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
+from krystal._checks import finite_number as _finite_number
 from krystal._errors import CallOrderError, ConfigError, InputError, StateFileError
 from krystal._version import __version__
 from krystal.agent._config import KrystalConfig
@@ -551,18 +552,6 @@ def _arm_model_type(config: KrystalConfig) -> type[ArmModels]:
     from krystal.agent._numpy_arms import NumpyArmModels
 
     return cast(type[ArmModels], NumpyArmModels)
-
-
-def _finite_number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(f"{name}: expected a finite number, got {value!r}")
-    try:
-        number = float(value)
-    except OverflowError:
-        raise InputError(f"{name}: expected a finite number, got an integer too large") from None
-    if not math.isfinite(number):
-        raise InputError(f"{name}: expected a finite number, got {number!r}")
-    return number
 
 
 def _replace(config: KrystalConfig, **changes: Any) -> KrystalConfig:

@@ -15,6 +15,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from krystal._checks import finite_number
 from krystal._errors import CallOrderError, InputError
 from krystal.kernel.rng import Rng
 
@@ -58,15 +59,7 @@ def check_bounds(
 
 def check_score(score: Any) -> float:
     """``score`` as a finite float, or :class:`InputError`."""
-    if isinstance(score, bool) or not isinstance(score, (int, float)):
-        raise InputError(f"score: expected a finite number, got {score!r}")
-    try:
-        value = float(score)
-    except OverflowError:
-        raise InputError("score: expected a finite number, got an integer too large") from None
-    if not math.isfinite(value):
-        raise InputError(f"score: expected a finite number, got {value!r}")
-    return value
+    return finite_number("score", score)
 
 
 class Optimizer:
