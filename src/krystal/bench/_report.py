@@ -45,6 +45,14 @@ def pyplot() -> Any:
     return require("matplotlib.pyplot", "bench")
 
 
+def save_figure(fig: Any, path: Path, dpi: int = 80) -> Path:
+    """Lay ``fig`` out, write it to ``path`` as PNG and release it; return ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
+    return path
+
+
 def suite_markdown(document: dict[str, Any]) -> str:
     """The whole report: a goal summary, then each section's own markdown."""
     from krystal.bench._suite import load_section

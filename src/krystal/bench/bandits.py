@@ -515,7 +515,7 @@ def render_markdown(result: dict[str, Any]) -> str:
 
 def plot(result: dict[str, Any], out_dir: Path) -> list[Path]:
     """Progressive average reward of every policy, one panel per dataset."""
-    from krystal.bench._report import pyplot
+    from krystal.bench._report import pyplot, save_figure
 
     plt = pyplot()
     datasets = [d for d, e in result["datasets"].items() if "policies" in e]
@@ -537,8 +537,4 @@ def plot(result: dict[str, Any], out_dir: Path) -> list[Path]:
     for ax in list(axes.flat)[len(datasets) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=6)
-    fig.tight_layout()
-    path = out_dir / "bandits.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, out_dir / "bandits.png", dpi=90)]

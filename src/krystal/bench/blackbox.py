@@ -646,9 +646,9 @@ def render_markdown(result: dict[str, Any]) -> str:
 
 def plot(result: dict[str, Any], out_dir: pathlib.Path) -> list[pathlib.Path]:
     """Regret against evaluations per function, and the average-rank table as a chart."""
-    matplotlib = require("matplotlib", "bench")
-    matplotlib.use("Agg")
-    plt = require("matplotlib.pyplot", "bench")
+    from krystal.bench._report import pyplot, save_figure
+
+    plt = pyplot()
     out_dir.mkdir(parents=True, exist_ok=True)
     names, chosen = result["problems"], result["optimizers"]
     columns = 4
@@ -679,10 +679,7 @@ def plot(result: dict[str, Any], out_dir: pathlib.Path) -> list[pathlib.Path]:
     fig.suptitle(
         f"Black-box optimisation: median regret of the best point so far ({result['seeds']} seeds)"
     )
-    fig.tight_layout()
-    curves = out_dir / "blackbox_regret.png"
-    fig.savefig(curves, dpi=90)
-    plt.close(fig)
+    curves = save_figure(fig, out_dir / "blackbox_regret.png", dpi=90)
 
     budgets = [str(b) for b in result["budgets"]]
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(chosen) + 1.5))
@@ -701,8 +698,5 @@ def plot(result: dict[str, Any], out_dir: pathlib.Path) -> list[pathlib.Path]:
     ax.set_xlabel(f"average rank over {len(names)} functions (1 = best)")
     ax.legend()
     ax.grid(True, axis="x", alpha=0.3)
-    fig.tight_layout()
-    ranks = out_dir / "blackbox_ranks.png"
-    fig.savefig(ranks, dpi=90)
-    plt.close(fig)
+    ranks = save_figure(fig, out_dir / "blackbox_ranks.png", dpi=90)
     return [curves, ranks]

@@ -435,7 +435,7 @@ def render_markdown(result: dict[str, Any]) -> str:
 
 def plot(result: dict[str, Any], out_dir: Path) -> list[Path]:
     """Rolling mean reward of each policy on seed 0, one panel per domain and shift."""
-    from krystal.bench._report import pyplot
+    from krystal.bench._report import pyplot, save_figure
 
     plt = pyplot()
     entries = result["results"]
@@ -459,8 +459,4 @@ def plot(result: dict[str, Any], out_dir: Path) -> list[Path]:
         ax.set_xlabel("step")
         ax.set_ylabel(f"reward, rolling {WINDOW}")
     axes.flat[0].legend(fontsize=7, ncol=3)
-    fig.tight_layout()
-    path = out_dir / "control.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, out_dir / "control.png")]

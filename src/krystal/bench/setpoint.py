@@ -286,7 +286,7 @@ def render_markdown(result: dict[str, Any]) -> str:
 
 def plot(result: dict[str, Any], out_dir: Path) -> list[Path]:
     """The measured response of each controller on each plant (first seed)."""
-    from krystal.bench._report import pyplot
+    from krystal.bench._report import pyplot, save_figure
 
     plt = pyplot()
     plants = list(result["results"])
@@ -308,8 +308,4 @@ def plot(result: dict[str, Any], out_dir: Path) -> list[Path]:
         ax.set_ylabel("y")
     axes.flat[-1].set_xlabel("time (s)")
     axes.flat[0].legend(fontsize=7, ncol=5)
-    fig.tight_layout()
-    path = out_dir / "setpoint.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, out_dir / "setpoint.png")]

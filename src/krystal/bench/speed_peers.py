@@ -218,7 +218,7 @@ def render_markdown(result: dict[str, Any]) -> str:
 
 def plot(result: dict[str, Any], out_dir: Path) -> list[Path]:
     """Bars of median microseconds per runner at each size (log scale)."""
-    from krystal.bench._report import pyplot
+    from krystal.bench._report import pyplot, save_figure
 
     plt = pyplot()
     sizes = list(result["results"])
@@ -233,8 +233,4 @@ def plot(result: dict[str, Any], out_dir: Path) -> list[Path]:
         ax.set_title(f"{key} (metrics x actions)")
         ax.set_ylabel("median µs per cycle")
         ax.tick_params(axis="x", labelrotation=30)
-    fig.tight_layout()
-    path = out_dir / "speed.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, out_dir / "speed.png")]
