@@ -105,26 +105,15 @@ def test_measure_functions_return_positive_numbers() -> None:
 
 
 def test_bench_suite_json_and_compare(cli: Any, tmp_path: Any) -> None:
-    result = cli("bench", "--suite", "quick", "--sections", "setpoint", "--seeds", "1", "--json")
+    quick_setpoint = ("bench", "--suite", "quick", "--sections", "setpoint", "--seeds", "1")
+    result = cli(*quick_setpoint, "--json")
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["suite"] == "quick"
     assert document["sections"]["setpoint"]["status"] == "ok"
     baseline = tmp_path / "baseline.json"
     baseline.write_text(json.dumps(document))
-    same = cli(
-        "bench",
-        "--suite",
-        "quick",
-        "--sections",
-        "setpoint",
-        "--seeds",
-        "1",
-        "--compare",
-        str(baseline),
-        "--out",
-        str(tmp_path / "out"),
-    )
+    same = cli(*quick_setpoint, "--compare", str(baseline), "--out", str(tmp_path / "out"))
     assert same.exit_code == 0, same.output
     assert "no regression" in same.stderr
     assert (tmp_path / "out" / "suite.md").read_text().startswith("# Krystal benchmark suite")
@@ -136,17 +125,7 @@ def test_bench_suite_json_and_compare(cli: Any, tmp_path: Any) -> None:
         key: value * 2 for key, value in document["sections"]["setpoint"]["quality"].items()
     }
     baseline.write_text(json.dumps(document))
-    worse = cli(
-        "bench",
-        "--suite",
-        "quick",
-        "--sections",
-        "setpoint",
-        "--seeds",
-        "1",
-        "--compare",
-        str(baseline),
-    )
+    worse = cli(*quick_setpoint, "--compare", str(baseline))
     assert worse.exit_code == 1
     assert "REGRESSION" in worse.stderr and "FAIL setpoint.quality." in worse.stderr
 
