@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from krystal._checks import finite_number as _finite_number
+from krystal._checks import finite_number
 from krystal._errors import CallOrderError, ConfigError, InputError, StateFileError
 from krystal._version import __version__
 from krystal.agent._config import KrystalConfig
@@ -190,7 +190,7 @@ class Krystal:
 
     def reward(self, r: float) -> float:
         """Score the last decision (higher is better); return the TD error."""
-        value = _finite_number("reward", r)
+        value = finite_number("reward", r)
         if not self._pending:
             raise CallOrderError(
                 "reward() was called with no decision waiting; call decide() first"
@@ -227,9 +227,7 @@ class Krystal:
         optimizer = Auto(c.action_dim, budget=budget, seed=rng)
         for _ in range(budget):
             position = optimizer.ask()
-            optimizer.tell(
-                position, _finite_number("objective", objective(self._to_user(position)))
-            )
+            optimizer.tell(position, finite_number("objective", objective(self._to_user(position))))
         best, score = optimizer.recommend()
         self._optimize_calls += 1
         return self._to_user(best), score
@@ -241,9 +239,9 @@ class Krystal:
         >>> k.control(setpoint=10.0, current=8.0)
         1.0
         """
-        target = _finite_number("setpoint", setpoint)
-        measured = _finite_number("current", current)
-        step = _finite_number("dt", dt)
+        target = finite_number("setpoint", setpoint)
+        measured = finite_number("current", current)
+        step = finite_number("dt", dt)
         if step <= 0.0:
             raise InputError(f"dt: expected a positive number of seconds, got {dt!r}")
         if self._autotune is not None:
@@ -285,7 +283,7 @@ class Krystal:
         >>> k.get_metrics()["autotune"]["state"], round(y, 2)
         ('adapting', 1.0)
         """
-        amplitude = _finite_number("amplitude", amplitude)
+        amplitude = finite_number("amplitude", amplitude)
         if amplitude <= 0.0:
             raise InputError(f"amplitude: expected a positive number, got {amplitude!r}")
         if rule not in ("tyreus_luyben_pi", "tyreus_luyben", "ziegler_nichols"):
@@ -301,14 +299,14 @@ class Krystal:
             raise InputError(f"settle_window: expected an integer >= 2, got {settle_window!r}")
         if not (isinstance(max_time, (int, float)) and max_time > 0) or isinstance(max_time, bool):
             raise InputError(f"max_time: expected a positive number of seconds, got {max_time!r}")
-        band = _finite_number("settle_band", settle_band)
+        band = finite_number("settle_band", settle_band)
         if band <= 0.0:
             raise InputError(f"settle_band: expected a positive number, got {settle_band!r}")
         relay = RelayTuner(
             0.0,
             amplitude,
-            bias=_finite_number("bias", bias),
-            hysteresis=abs(_finite_number("hysteresis", hysteresis)),
+            bias=finite_number("bias", bias),
+            hysteresis=abs(finite_number("hysteresis", hysteresis)),
             cycles=cycles,
             max_time=max_time,
         )
@@ -438,12 +436,12 @@ class Krystal:
         return self._space.decode(units)
 
     def _improve_with(self, objective: Objective, units: list[float]) -> list[float]:
-        best, best_score = units, _finite_number("objective", objective(self._to_user(units)))
+        best, best_score = units, finite_number("objective", objective(self._to_user(units)))
         c = self._config
         swarm = ParticleSwarm(c.action_dim, self._learner.rng, particles=c.swarm_particles)
         for _ in range(4 * c.swarm_particles):
             position = swarm.ask()
-            score = _finite_number("objective", objective(self._to_user(position)))
+            score = finite_number("objective", objective(self._to_user(position)))
             swarm.tell(position, score)
             if score > best_score:
                 best, best_score = position, score
@@ -451,7 +449,7 @@ class Krystal:
 
     def _auto_reward(self, values: dict[str, float]) -> float:
         if self._reward_fn is not None:
-            return _finite_number("reward_fn", self._reward_fn(values))
+            return finite_number("reward_fn", self._reward_fn(values))
         return sum(values.values()) / len(values)
 
     def _check_observation(self, obs: Mapping[str, float]) -> dict[str, float]:
@@ -465,7 +463,7 @@ class Krystal:
         for name, value in obs.items():
             if not isinstance(name, str) or not name:
                 raise InputError(f"observe: metric names must be non-empty strings, got {name!r}")
-            values[name] = _finite_number(name, value)
+            values[name] = finite_number(name, value)
         return values
 
     def __repr__(self) -> str:

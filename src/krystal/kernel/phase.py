@@ -178,15 +178,13 @@ class PhaseEngine:
         rate = 0.3 if target > temperature else 0.02
         temperature += rate * (target - temperature)
         self.temperature = temperature
-        low, high = _BANDS[self.phase]
-        if not low <= temperature < high:
-            self._relabel()
+        self._relabel()
         return temperature
 
     def _relabel(self) -> None:
         t = self.temperature
         low, high = _BANDS[self.phase]
-        if low <= t < high:
+        if low <= t < high:  # still within its phase's band (hysteresis included)
             return
         self.phase = phase_of(t)
         self.history.append([self.steps, self.phase])
