@@ -234,6 +234,8 @@ async def run_load(
     import psutil
 
     server = psutil.Process(server_pid)
+    # the service's processes: the server and its writer (and multiprocessing's tracker)
+    processes = [server, *server.children(recursive=True)]
     agents = [f"load-{i}" for i in range(clients)]
     for name in agents:
         spec = {"name": name, "preset": "server", "config": {"backend": learner}}
@@ -276,7 +278,7 @@ async def run_load(
             for kind, seconds in elapsed.items():
                 times[kind].append(seconds)
         while checkpoints and 2 * done >= checkpoints[0]:
-            memory[checkpoints.pop(0)] = server.memory_info().rss
+            memory[checkpoints.pop(0)] = sum(p.memory_info().rss for p in processes)
 
     async def due(index: int, k: int) -> float:
         """Wait until pair ``k`` of client ``index`` is due; the time its latency counts from.
@@ -340,16 +342,17 @@ async def run_load(
         finally:
             await connection.close()
 
-    cpu_before = server.cpu_times()
+    cpu_before = [_cpu_seconds(p) for p in processes]
     own_before = time.process_time()
     wall_before = time.perf_counter()
     begin = wall_before + 0.05  # the schedule's start, when every client is connected
     await asyncio.gather(*(client(i, name) for i, name in enumerate(agents)))
     wall = time.perf_counter() - wall_before
     measured = time.perf_counter() - started[0] if started[0] else 0.0
-    cpu_after = server.cpu_times()
+    cpu_after = [_cpu_seconds(p) for p in processes]
     timed = max(0, done - warmup)
-    server_cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
+    server_cpu = sum(cpu_after) - sum(cpu_before)
+    writer_cpu = server_cpu - (cpu_after[0] - cpu_before[0])
     client_cpu = time.process_time() - own_before
     return {
         "mode": mode,
@@ -365,6 +368,8 @@ async def run_load(
         "server_cpu_seconds": server_cpu,
         "client_cpu_seconds": client_cpu,
         "server_cpu_ms_per_pair": 1000 * server_cpu / done if done else None,
+        # of that, the writer process's part (the rest is the server's event loop)
+        "writer_cpu_ms_per_pair": 1000 * writer_cpu / done if done else None,
         "client_cpu_ms_per_pair": 1000 * client_cpu / done if done else None,
         # of the CPU time both spent, the load generator's part
         "client_cpu_share": client_cpu / (client_cpu + server_cpu) if server_cpu else None,
@@ -373,6 +378,11 @@ async def run_load(
         "agents": agents,
         "_samples": times,
     }
+
+
+def _cpu_seconds(process: Any) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
 
 
 def _summary(samples: list[float]) -> dict[str, float] | None:
@@ -605,8 +615,11 @@ def _learner_cpu(learner: str, pairs: int, warmup: int = 200) -> float:
 
 
 def _service_cpu(learner: str, pairs: int, clients: int) -> tuple[float, float]:
-    """The service as the server runs it, minus HTTP: on an event loop, commits on the
-    loop, ``clients`` tasks doing decide then reward through the calls the routes use."""
+    """The service as the server runs it, minus HTTP: on an event loop, commits in its
+    writer process (whose CPU counts too), ``clients`` tasks doing decide then reward
+    through the calls the routes use."""
+    import psutil
+
     from krystal.server import ServerSettings, Service, _calls
     from krystal.server._metrics import ServiceMetrics
 
@@ -629,9 +642,10 @@ def _service_cpu(learner: str, pairs: int, clients: int) -> tuple[float, float]:
                 _, created = service.create_agent(f"b{i}", "server", None, {"backend": learner})
                 assert created is not None
                 await asyncio.wrap_future(created)
-            started, wall = _cpu(), time.perf_counter()
+            writer = psutil.Process(getattr(service.writer, "pid", None))
+            started, wall = _cpu() + _cpu_seconds(writer), time.perf_counter()
             await asyncio.gather(*(client(i) for i in range(clients)))
-            return _cpu() - started, time.perf_counter() - wall
+            return _cpu() + _cpu_seconds(writer) - started, time.perf_counter() - wall
         finally:
             await asyncio.to_thread(service.stop)
 

@@ -6,8 +6,10 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
+import psutil
 from live_server import LiveServer
 
 from krystal.storage import Storage
@@ -87,3 +89,43 @@ def test_acknowledged_rewards_survive_kill_9(db_url: str, serve: Callable[..., L
                 assert answer["learned"] and answer["cycle"] == before["cycle"] + 1
     finally:
         restarted.stop()
+
+
+def test_a_dead_writer_process_is_reported_and_nothing_is_acknowledged(
+    serve: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    server = serve(f"sqlite:///{tmp_path / 'k.db'}")
+    assert server.process is not None
+    writers = _writer_processes(server)
+    assert len(writers) == 1
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        first = client.post("/v1/agents/default/decide", json={"observation": {"x": 1.0}})
+        assert first.status_code == 200
+        writers[0].kill()  # a zombie until the server reaps it, but its pipe is closed
+        for _ in range(2):  # a request in flight when it died, and one after
+            refused = client.post("/v1/agents/default/decide", json={"observation": {"x": 1.0}})
+            assert refused.status_code == 503, refused.text
+            assert "writer process has stopped" in refused.json()["detail"]
+        health = client.get("/health")
+        assert health.status_code == 503 and "writer process" in health.json()["database"]
+    stored = Storage(f"sqlite:///{tmp_path / 'k.db'}")
+    assert stored.count_events() == 1  # the one decision acknowledged
+    stored.close()
+
+
+def test_the_writer_process_does_not_outlive_a_killed_server(
+    serve: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    server = serve(f"sqlite:///{tmp_path / 'k.db'}")
+    assert server.process is not None
+    [writer] = _writer_processes(server)
+    server.kill()
+    writer.wait(30)  # it sees its pipe close and exits; psutil raises on a timeout
+    assert not writer.is_running()
+
+
+def _writer_processes(server: LiveServer) -> list[psutil.Process]:
+    # the spawned writer, not multiprocessing's resource tracker
+    assert server.process is not None
+    children = psutil.Process(server.process.pid).children()
+    return [c for c in children if "spawn_main" in " ".join(c.cmdline())]

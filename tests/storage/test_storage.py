@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 
@@ -137,46 +138,119 @@ def test_database_urls_are_checked() -> None:
         normalise_url("not a url")
 
 
-def test_the_loop_writer_commits_once_per_loop_iteration(db_url: str) -> None:
+def test_the_process_writer_commits_in_order_and_fails_only_the_bad_batch(db_url: str) -> None:
     import asyncio
 
-    from krystal.storage import LoopWriter
+    from krystal.storage import CommitError, ProcessWriter
 
     db = Storage(db_url)
 
-    async def run() -> LoopWriter:
-        writer = LoopWriter(db, asyncio.get_running_loop())
-        # Requests that arrive together share one commit...
-        together = [writer.submit([_event("loop", seq)]) for seq in range(50)]
-        await asyncio.gather(*(asyncio.wrap_future(f) for f in together))
-        assert writer.batches == 1
+    async def run() -> ProcessWriter:
+        writer = ProcessWriter(db_url, asyncio.get_running_loop())
+        assert writer.pid is not None and writer.pid != os.getpid()
+        # Requests that arrive together share one batch...
+        together = [writer.submit([_event("proc", seq)]) for seq in range(50)]
+        assert len(set(map(id, together))) == 1
+        await asyncio.wrap_future(together[0])
         # ...and writes from another thread (the upkeep) join the same ordered stream.
-        threaded = await asyncio.to_thread(lambda: writer.submit([_event("loop", 50)]))
+        threaded = await asyncio.to_thread(lambda: writer.submit([_event("proc", 50)]))
         await asyncio.wrap_future(threaded)
-        failed = writer.submit([_event("loop", 0)])  # seq 0 again: refused, whole batch
-        with pytest.raises(sa.exc.IntegrityError):
-            await asyncio.wrap_future(failed)
+        bad = writer.submit([_event("proc", 0)])  # seq 0 again: refused, the whole batch
+        with pytest.raises(CommitError, match=r"IntegrityError|UniqueViolation"):
+            await asyncio.wrap_future(bad)
         assert writer.last_error is not None
-        writer.close()
-        with pytest.raises(RuntimeError, match="closed"):
-            writer.submit([_event("loop", 51)])
+        good = writer.submit([_event("proc", 51)])  # the writer keeps going
+        await asyncio.wrap_future(good)
+        assert writer.last_error is None
+        await asyncio.to_thread(writer.close)
+        with pytest.raises(RuntimeError, match=r"closed|stopped"):
+            writer.submit([_event("proc", 52)])
         return writer
 
     writer = asyncio.run(run())
-    assert writer.writes == 51 and writer.batches == 2
-    assert [e.seq for e in db.events_after("loop", -1)] == list(range(51))
+    assert writer.writes == 52 and writer.batches == 3
+    assert [e.seq for e in db.events_after("proc", -1)] == list(range(52))
+    db.close()
+
+
+def test_the_process_writer_merges_what_queued_and_splits_it_again_on_a_failure(
+    db_url: str,
+) -> None:
+    import asyncio
+
+    from krystal.storage import CommitError, ProcessWriter
+    from krystal.storage._process_writer import _commit
+
+    db = Storage(db_url)
+    # what the writer process does with batches that arrived together: one transaction,
+    # or each on its own when that fails, so only the bad one is refused
+    answers = _commit(db, [(0, [_event("m", 0)]), (1, [_event("m", 1)])])
+    assert answers == [(0, None), (1, None)]
+    answers = _commit(db, [(2, [_event("m", 2)]), (3, [_event("m", 0)]), (4, [_event("m", 3)])])
+    assert [number for number, error in answers if error is None] == [2, 4]
+    assert answers[1][0] == 3 and answers[1][1] is not None
+    assert [e.seq for e in db.events_after("m", -1)] == [0, 1, 2, 3]
+
+    async def many_in_flight() -> None:
+        writer = ProcessWriter(db_url, asyncio.get_running_loop())
+        futures = []
+        for seq in range(4, 304):  # a batch each: later ones queue behind the first
+            futures.append(writer.submit([_event("m", seq)]))
+            await asyncio.sleep(0)
+        await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
+        assert writer.writes == 300
+        await asyncio.to_thread(writer.close)
+
+    asyncio.run(many_in_flight())
+    assert [e.seq for e in db.events_after("m", -1)] == list(range(304))
+    with pytest.raises(CommitError, match="could not open the database"):
+        asyncio.run(_start_writer("sqlite:////proc/no/such/dir/k.db"))
+    db.close()
+
+
+async def _start_writer(url: str) -> None:
+    import asyncio
+
+    from krystal.storage import ProcessWriter
+
+    ProcessWriter(url, asyncio.get_running_loop())
+
+
+def test_when_the_writer_process_dies_waiting_and_later_writes_fail(db_url: str) -> None:
+    import asyncio
+    import signal
+
+    from krystal.storage import CommitError, ProcessWriter
+
+    db = Storage(db_url)
+
+    async def run() -> None:
+        writer = ProcessWriter(db_url, asyncio.get_running_loop())
+        await asyncio.wrap_future(writer.submit([_event("k", 0)]))
+        assert writer.pid is not None
+        os.kill(writer.pid, signal.SIGKILL)
+        pending = writer.submit([_event("k", 1)])
+        with pytest.raises(CommitError, match="writer process has stopped"):
+            await asyncio.wait_for(asyncio.wrap_future(pending), 30)
+        assert isinstance(writer.last_error, CommitError)
+        with pytest.raises(CommitError, match="writer process has stopped"):
+            writer.submit([_event("k", 2)])
+        await asyncio.to_thread(writer.close)
+
+    asyncio.run(run())
+    assert db.count_events("k") == 1  # acknowledged: stored; refused: not
     db.close()
 
 
 def test_writes_of_one_batch_share_a_future_and_the_barrier_waits_for_them(db_url: str) -> None:
     import asyncio
 
-    from krystal.storage import LoopWriter
+    from krystal.storage import ProcessWriter
 
     db = Storage(db_url)
 
     async def run() -> None:
-        writer = LoopWriter(db, asyncio.get_running_loop())
+        writer = ProcessWriter(db_url, asyncio.get_running_loop())
         assert writer.barrier() is None  # nothing submitted: nothing to wait for
         first = writer.submit([_event("b", 0)])
         second = writer.submit([_event("b", 1), _event("b", 2)])
@@ -184,6 +258,7 @@ def test_writes_of_one_batch_share_a_future_and_the_barrier_waits_for_them(db_ur
         assert writer.barrier() is first
         await asyncio.wrap_future(first)
         assert writer.barrier() is None and writer.batches == 1 and writer.writes == 3
+        await asyncio.to_thread(writer.close)
 
     asyncio.run(run())
     threaded = EventWriter(db)

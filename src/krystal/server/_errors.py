@@ -9,6 +9,7 @@ from krystal._errors import (
     KrystalError,
     MissingExtraError,
 )
+from krystal.storage import CommitError
 
 
 class ServiceError(KrystalError):
@@ -43,8 +44,15 @@ KNOWN_ERRORS: tuple[type[Exception], ...] = (
     InputError,
     ConfigError,
     MissingExtraError,  # e.g. an agent with backend="numpy" where numpy is missing
+    CommitError,  # the writer process has stopped: nothing more can be stored
 )
-_STATUS = ((CallOrderError, 409), (InputError, 422), (ConfigError, 422), (MissingExtraError, 422))
+_STATUS = (
+    (CallOrderError, 409),
+    (InputError, 422),
+    (ConfigError, 422),
+    (MissingExtraError, 422),
+    (CommitError, 503),
+)
 
 
 def status_of(exc: Exception) -> int:

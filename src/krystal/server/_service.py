@@ -33,7 +33,7 @@ from krystal.server._hosted import (
     scratch_folder,
 )
 from krystal.server._settings import ServerSettings
-from krystal.storage import EventWriter, LoopWriter, Storage, StoredKey, Write, role_rank
+from krystal.storage import EventWriter, ProcessWriter, Storage, StoredKey, Write, role_rank
 
 logger = logging.getLogger("krystal.server")
 
@@ -62,7 +62,7 @@ class Service:
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         self.storage: Storage | None = None
-        self.writer: EventWriter | LoopWriter | None = None
+        self.writer: EventWriter | ProcessWriter | None = None
         self.started_at = time.time()
         self._agents: dict[str, HostedAgent] = {}
         self._registry = threading.Lock()
@@ -76,13 +76,16 @@ class Service:
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Open the database (migrating it), restore every agent, start the upkeep thread.
 
-        With ``loop`` (the app's event loop) commits happen on that loop
-        (:class:`~krystal.storage.LoopWriter`), else on a writer thread of their own
-        (:class:`~krystal.storage.EventWriter`). Called from another thread than the
+        With ``loop`` (the app's event loop) commits happen in a writer process and are
+        answered on that loop (:class:`~krystal.storage.ProcessWriter`), else on a writer
+        thread (:class:`~krystal.storage.EventWriter`). Called from another thread than the
         loop's, as the app's lifespan does, while the loop keeps running.
         """
         self.storage = Storage(self.settings.db)
-        self.writer = EventWriter(self.storage) if loop is None else LoopWriter(self.storage, loop)
+        if loop is None:
+            self.writer = EventWriter(self.storage)
+        else:
+            self.writer = ProcessWriter(self.settings.db, loop)
         for stored in self.storage.load_agents():
             self._agents[stored.name] = self._restore(stored)
         if self.settings.default_agent not in self._agents:

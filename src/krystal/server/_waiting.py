@@ -59,7 +59,7 @@ class CommitWaiter:
             on_loop = asyncio.get_running_loop() is loop
         except RuntimeError:
             on_loop = False
-        if on_loop:  # committed on the loop itself (LoopWriter): no wake-up pipe to write
+        if on_loop:  # answered on the loop itself (ProcessWriter): no wake-up pipe to write
             self._settle(key, done)
         else:
             loop.call_soon_threadsafe(self._settle, key, done)

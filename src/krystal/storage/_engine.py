@@ -48,8 +48,9 @@ def normalise_url(url: str) -> Any:
     raise ConfigError(f"db: expected a SQLite or PostgreSQL URL such as {_EXAMPLES}, got {url!r}")
 
 
-def create_engine(url: str) -> Any:
-    """An engine for ``url`` (see :func:`normalise_url`), migrated to the latest schema."""
+def create_engine(url: str, migrate_schema: bool = True) -> Any:
+    """An engine for ``url`` (see :func:`normalise_url`), migrated to the latest schema
+    unless ``migrate_schema`` is false (a second process on a database opened already)."""
     sqlalchemy = require("sqlalchemy", "server")
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -62,7 +63,8 @@ def create_engine(url: str) -> Any:
         engine = sqlalchemy.create_engine(
             parsed, pool_size=8, max_overflow=8, pool_pre_ping=True, pool_recycle=1800
         )
-    migrate(engine)
+    if migrate_schema:
+        migrate(engine)
     return engine
 
 

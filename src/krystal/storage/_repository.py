@@ -71,11 +71,11 @@ class Storage:
     >>> db.close()
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, migrate: bool = True) -> None:
         import sqlalchemy
 
         self._sa = sqlalchemy
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, migrate)
         self.url = self.engine.url.render_as_string(hide_password=True)
         # The writer's connection, kept between batches: checking one out of the pool for
         # each commit (with PostgreSQL's pre-ping, a round trip) cost more than the commit.

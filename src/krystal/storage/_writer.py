@@ -34,8 +34,9 @@ class BatchCommitter:
     :meth:`_commit_queued` from its committing thread or loop.
     """
 
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
+    _storage: Storage  # what :meth:`_commit` applies the writes to
+
+    def __init__(self) -> None:
         self.batches = 0
         self.writes = 0
         self.last_error: BaseException | None = None
@@ -105,7 +106,8 @@ class EventWriter(BatchCommitter):
     """
 
     def __init__(self, storage: Storage) -> None:
-        super().__init__(storage)
+        super().__init__()
+        self._storage = storage
         self._ready = threading.Condition(self._lock)
         self._thread = threading.Thread(target=self._run, name="krystal-writer", daemon=True)
         self._thread.start()

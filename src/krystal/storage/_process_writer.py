@@ -1,0 +1,255 @@
+"""``ProcessWriter``: group commit in a process of its own, answered on the event loop.
+
+The same contract as :class:`~krystal.storage.EventWriter` (submit writes, get a future
+that completes on commit). The commits run in a child process, so the event loop never
+waits on the disk: on a shared machine an SQLite commit in WAL mode usually takes a
+tenth of a millisecond, but now and then one waits 5 to 15 ms for the disk (when SQLite
+checkpoints its WAL, it syncs), and a loop that committed itself would stop every
+request for that long, then need the CPU to catch up. A writer thread does not help: it
+takes the interpreter lock back after each call into SQLite and waits for it behind the
+busy loop (in ``benchmarks/service_load.py`` that made the median latency tens of ms).
+
+The loop sends each batch down a pipe as soon as it is closed; the child commits all it
+has received in one transaction (each batch on its own when that fails, so one bad batch
+fails alone) and answers with the batch numbers, which complete the batches' futures on
+the loop. At most ``_IN_FLIGHT_BYTES`` are in the pipe at once, so a send never blocks
+the loop; what waits behind them is merged into the next batch. Writes from other
+threads (the service's upkeep) join the same stream. If the child dies, every waiting
+future fails (the requests are answered 503) and so does every later submit.
+
+The child runs :func:`serve_writes`: it ignores SIGINT and SIGTERM (``krystal serve``
+stopping on Ctrl-C signals the whole process group; the service closes the writer after
+its last checkpoints) and exits when the pipe closes, so a parent killed with ``kill -9``
+does not leave it behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import pickle
+import signal
+import threading
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future
+from typing import Any
+
+from krystal.storage._repository import Storage, Write
+from krystal.storage._writer import BatchCommitter
+
+logger = logging.getLogger("krystal.storage")
+
+_IN_FLIGHT_BYTES = 32 * 1024  # half of Linux's default pipe buffer
+_READY_TIMEOUT = 60.0
+
+
+class CommitError(RuntimeError):
+    """The writer process could not commit a batch (its message says why)."""
+
+
+class ProcessWriter(BatchCommitter):
+    """Commit :class:`Write` batches in a child process; see the module docstring.
+
+    ``url`` is the database (already migrated); futures complete on ``loop``.
+
+    >>> import asyncio, os, tempfile, time
+    >>> from krystal.storage import Write
+    >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "w.db")
+    >>> db = Storage(url)
+    >>> row = {"agent_id": "a1", "seq": 0, "kind": "observe", "decision_id": None,
+    ...        "reward": None, "payload": "{}", "created_at": time.time()}
+    >>> async def demo():
+    ...     writer = ProcessWriter(url, asyncio.get_running_loop())
+    ...     await asyncio.wrap_future(writer.submit([Write("event", row)]))
+    ...     await asyncio.to_thread(writer.close)
+    ...     return writer.batches
+    >>> asyncio.run(demo()), db.count_events("a1")
+    (1, 1)
+    """
+
+    def __init__(self, url: str, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._loop = loop
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(
+            target=serve_writes, args=(url, child), name="krystal-writer", daemon=True
+        )
+        self._process.start()
+        child.close()
+        if not self._pipe.poll(_READY_TIMEOUT):
+            self._process.kill()
+            raise CommitError(f"the writer process did not start within {_READY_TIMEOUT:.0f} s")
+        ready = self._pipe.recv()
+        if ready != "ready":
+            self._process.join(5)
+            raise CommitError(f"the writer process could not open the database: {ready}")
+        self._numbered = 0  # batches sent so far; the next one sent gets this number
+        self._sent: deque[tuple[int, int, Future[None], int]] = deque()  # no, writes, future, bytes
+        self._in_flight = 0
+        self._dead = False
+        self._idle = threading.Condition(self._lock)
+        loop.call_soon_threadsafe(loop.add_reader, self._pipe.fileno(), self._on_answers)
+
+    @property
+    def pid(self) -> int | None:
+        """The writer process's id."""
+        return self._process.pid
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Wait for what was submitted to be committed, then stop the writer process.
+
+        Call it from another thread than the loop's (the loop must keep running to
+        send the last batches and read their answers).
+        """
+        with self._lock:
+            self._closed = True
+            self._idle.wait_for(lambda: self._dead or not (self._queue or self._sent), timeout)
+            self._dead = True
+        with contextlib.suppress(RuntimeError):  # the loop is closed already
+            self._loop.call_soon_threadsafe(self._loop.remove_reader, self._pipe.fileno())
+        with contextlib.suppress(OSError):  # the process is gone already
+            self._pipe.send(None)
+        self._process.join(timeout)
+        if self._process.is_alive():
+            self._process.kill()
+        self._pipe.close()
+
+    def submit(self, writes: Sequence[Write]) -> Future[None]:
+        """Queue ``writes`` (applied in order); the future completes once they are committed."""
+        if self._dead:
+            raise CommitError("the writer process has stopped")
+        return super().submit(writes)
+
+    def _wake(self) -> None:
+        try:
+            on_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            self._loop.call_soon(self._send_queued)
+        else:
+            self._loop.call_soon_threadsafe(self._send_queued)
+
+    def _send_queued(self) -> None:
+        # On the loop only: the one thread that writes to the pipe.
+        while True:
+            with self._lock:
+                if self._dead or not self._queue or self._in_flight >= _IN_FLIGHT_BYTES:
+                    return
+                writes, future = self._queue.popleft()
+            number = self._numbered
+            payload = pickle.dumps((number, writes), pickle.HIGHEST_PROTOCOL)
+            with self._lock:
+                self._numbered += 1
+                self._sent.append((number, len(writes), future, len(payload)))
+                self._in_flight += len(payload)
+            try:
+                self._pipe.send_bytes(payload)
+            except OSError as exc:
+                self._fail(CommitError(f"the writer process has stopped: {exc}"))
+                return
+
+    def _on_answers(self) -> None:
+        try:
+            while self._pipe.poll():
+                self._settle(self._pipe.recv())
+        except (EOFError, OSError):
+            code = self._process.exitcode
+            self._fail(CommitError(f"the writer process has stopped (exit code {code})"))
+            return
+        self._send_queued()
+
+    def _settle(self, answers: list[tuple[int, str | None]]) -> None:
+        for number, error in answers:
+            with self._lock:
+                sent_number, count, future, size = self._sent.popleft()
+                self._in_flight -= size
+                if not self._sent and not self._queue:
+                    self._idle.notify_all()
+            assert sent_number == number, (sent_number, number)
+            if error is None:
+                self.batches += 1
+                self.writes += count
+                self.last_error = None
+                future.set_result(None)
+            else:
+                failure = CommitError(error)
+                self.last_error = failure
+                future.set_exception(failure)
+
+    def _fail(self, error: CommitError) -> None:
+        with self._lock:
+            if not self._closed:
+                logger.error("%s", error)
+            waiting = [future for _, _, future, _ in self._sent]
+            waiting += [future for _, future in self._queue]
+            self._sent.clear()
+            self._queue.clear()
+            self._in_flight = 0
+            self._dead = True
+            self.last_error = error
+            self._idle.notify_all()
+        with contextlib.suppress(OSError, ValueError):
+            self._loop.remove_reader(self._pipe.fileno())
+        for future in waiting:
+            if not future.done():
+                future.set_exception(error)
+
+
+def serve_writes(url: str, pipe: Any) -> None:
+    """The writer process: commit the batches that arrive on ``pipe`` until it closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        storage = Storage(url, migrate=False)
+    except Exception as exc:  # reported to the parent, which refuses to start
+        pipe.send(f"{type(exc).__name__}: {exc}")
+        return
+    pipe.send("ready")
+    try:
+        stop = False
+        while not stop:
+            batches = []
+            try:
+                while True:
+                    item = pickle.loads(pipe.recv_bytes())
+                    if item is None:  # the parent's close()
+                        stop = True
+                        break
+                    batches.append(item)
+                    if not pipe.poll():
+                        break
+            except EOFError:  # the parent is gone
+                stop = True
+            if batches:
+                try:
+                    pipe.send(_commit(storage, batches))
+                except OSError:
+                    stop = True
+    finally:
+        storage.close()
+
+
+def _commit(
+    storage: Storage, batches: list[tuple[int, list[Write]]]
+) -> list[tuple[int, str | None]]:
+    """Commit ``batches`` in one transaction, or one by one when that fails."""
+    if len(batches) > 1:
+        try:
+            storage.apply([write for _, writes in batches for write in writes])
+            return [(number, None) for number, _ in batches]
+        except Exception:
+            pass  # each on its own below, so only the bad one fails
+    answers: list[tuple[int, str | None]] = []
+    for number, writes in batches:
+        try:
+            storage.apply(writes)
+            answers.append((number, None))
+        except Exception as exc:
+            logger.exception("could not commit %d writes", len(writes))
+            answers.append((number, f"{type(exc).__name__}: {exc}"))
+    return answers
