@@ -29,8 +29,10 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import pickle
 import signal
+import struct
 import threading
 from collections import deque
 from collections.abc import Sequence
@@ -44,6 +46,7 @@ logger = logging.getLogger("krystal.storage")
 
 _IN_FLIGHT_BYTES = 32 * 1024  # half of Linux's default pipe buffer
 _READY_TIMEOUT = 60.0
+_LENGTH = struct.Struct("!i")
 
 
 class CommitError(RuntimeError):
@@ -90,6 +93,7 @@ class ProcessWriter(BatchCommitter):
         self._numbered = 0  # batches sent so far; the next one sent gets this number
         self._sent: deque[tuple[int, int, Future[None], int]] = deque()  # no, writes, future, bytes
         self._in_flight = 0
+        self._unread = b""  # the start of an answer whose end has not arrived yet
         self._dead = False
         self._idle = threading.Condition(self._lock)
         loop.call_soon_threadsafe(loop.add_reader, self._pipe.fileno(), self._on_answers)
@@ -135,32 +139,46 @@ class ProcessWriter(BatchCommitter):
             self._loop.call_soon_threadsafe(self._send_queued)
 
     def _send_queued(self) -> None:
-        # On the loop only: the one thread that writes to the pipe.
-        while True:
-            with self._lock:
-                if self._dead or not self._queue or self._in_flight >= _IN_FLIGHT_BYTES:
-                    return
-                writes, future = self._queue.popleft()
-            number = self._numbered
-            payload = pickle.dumps((number, writes), pickle.HIGHEST_PROTOCOL)
-            with self._lock:
-                self._numbered += 1
-                self._sent.append((number, len(writes), future, len(payload)))
-                self._in_flight += len(payload)
-            try:
-                self._pipe.send_bytes(payload)
-            except OSError as exc:
-                self._fail(CommitError(f"the writer process has stopped: {exc}"))
+        # On the loop only: the one thread that writes to the pipe. Everything queued
+        # goes as one message (one system call), its batches numbered in order.
+        with self._lock:
+            if self._dead or not self._queue or self._in_flight >= _IN_FLIGHT_BYTES:
                 return
+            taken = list(self._queue)
+            self._queue.clear()
+            first = self._numbered
+            self._numbered += len(taken)
+        payload = pickle.dumps((first, [writes for writes, _ in taken]), pickle.HIGHEST_PROTOCOL)
+        with self._lock:
+            for offset, (writes, future) in enumerate(taken):
+                size = len(payload) if offset == len(taken) - 1 else 0
+                self._sent.append((first + offset, len(writes), future, size))
+            self._in_flight += len(payload)
+        try:
+            self._pipe.send_bytes(payload)
+        except OSError as exc:
+            self._fail(CommitError(f"the writer process has stopped: {exc}"))
 
     def _on_answers(self) -> None:
+        # Called when the pipe is readable: one read takes every answer waiting there
+        # (the framing is multiprocessing's, a 4-byte length before each message).
         try:
-            while self._pipe.poll():
-                self._settle(self._pipe.recv())
-        except (EOFError, OSError):
+            chunk = os.read(self._pipe.fileno(), 1 << 16)
+        except OSError:
+            chunk = b""
+        if not chunk:
             code = self._process.exitcode
             self._fail(CommitError(f"the writer process has stopped (exit code {code})"))
             return
+        buffer = self._unread + chunk
+        start = 0
+        while len(buffer) - start >= 4:
+            (size,) = _LENGTH.unpack_from(buffer, start)
+            if len(buffer) - start - 4 < size:
+                break
+            self._settle(pickle.loads(buffer[start + 4 : start + 4 + size]))
+            start += 4 + size
+        self._unread = buffer[start:]
         self._send_queued()
 
     def _settle(self, answers: list[tuple[int, str | None]]) -> None:
@@ -220,7 +238,8 @@ def serve_writes(url: str, pipe: Any) -> None:
                     if item is None:  # the parent's close()
                         stop = True
                         break
-                    batches.append(item)
+                    first, group = item
+                    batches.extend(enumerate(group, first))
                     if not pipe.poll():
                         break
             except EOFError:  # the parent is gone
