@@ -125,7 +125,6 @@ def test_the_writer_process_does_not_outlive_a_killed_server(
 
 
 def _writer_processes(server: LiveServer) -> list[psutil.Process]:
-    # the spawned writer, not multiprocessing's resource tracker
     assert server.process is not None
     children = psutil.Process(server.process.pid).children()
-    return [c for c in children if "spawn_main" in " ".join(c.cmdline())]
+    return [c for c in children if "_process_writer" in " ".join(c.cmdline())]

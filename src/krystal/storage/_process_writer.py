@@ -17,10 +17,10 @@ the loop; what waits behind them is merged into the next batch. Writes from othe
 threads (the service's upkeep) join the same stream. If the child dies, every waiting
 future fails (the requests are answered 503) and so does every later submit.
 
-The child runs :func:`serve_writes`: it ignores SIGINT and SIGTERM (``krystal serve``
-stopping on Ctrl-C signals the whole process group; the service closes the writer after
-its last checkpoints) and exits when the pipe closes, so a parent killed with ``kill -9``
-does not leave it behind.
+The child is a fresh interpreter running :func:`serve_writes`. It ignores SIGINT and
+SIGTERM (``krystal serve`` stopping on Ctrl-C signals the whole process group; the
+service closes the writer after its last checkpoints) and exits when the pipe closes,
+so a parent killed with ``kill -9`` does not leave it behind.
 """
 
 from __future__ import annotations
@@ -28,16 +28,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import os
 import pickle
 import signal
+import socket
 import struct
+import subprocess
+import sys
 import threading
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
-from typing import Any
+from multiprocessing.connection import Connection
+from pathlib import Path
 
 from krystal.storage._repository import Storage, Write
 from krystal.storage._writer import BatchCommitter
@@ -46,7 +49,9 @@ logger = logging.getLogger("krystal.storage")
 
 _IN_FLIGHT_BYTES = 32 * 1024  # half of Linux's default pipe buffer
 _READY_TIMEOUT = 60.0
-_LENGTH = struct.Struct("!i")
+_LENGTH = struct.Struct("!i")  # multiprocessing's framing: a length before each message
+_CHILD = "import sys; from krystal.storage import _process_writer as w; w.main(sys.argv[1])"
+_SOURCE_ROOT = str(Path(__file__).resolve().parents[2])  # where ``krystal`` is imported from
 
 
 class CommitError(RuntimeError):
@@ -76,19 +81,29 @@ class ProcessWriter(BatchCommitter):
     def __init__(self, url: str, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
         self._loop = loop
-        context = multiprocessing.get_context("spawn")
-        self._pipe, child = context.Pipe()
-        self._process = context.Process(
-            target=serve_writes, args=(url, child), name="krystal-writer", daemon=True
-        )
-        self._process.start()
-        child.close()
+        # A fresh interpreter running this module, not multiprocessing's spawn: that
+        # would import the program's own main module again in the child.
+        mine, theirs = socket.socketpair()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_SOURCE_ROOT, env.get("PYTHONPATH")]))
+        with mine, theirs:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", _CHILD, str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
+            self._pipe = Connection(os.dup(mine.fileno()))
+        self._pipe.send(url)  # not on the command line, where a password would show
         if not self._pipe.poll(_READY_TIMEOUT):
             self._process.kill()
             raise CommitError(f"the writer process did not start within {_READY_TIMEOUT:.0f} s")
-        ready = self._pipe.recv()
+        try:
+            ready = self._pipe.recv()
+        except EOFError:
+            ready = f"it exited with code {self._process.wait(5)}"
         if ready != "ready":
-            self._process.join(5)
+            self._process.wait(5)
             raise CommitError(f"the writer process could not open the database: {ready}")
         self._numbered = 0  # batches sent so far; the next one sent gets this number
         self._sent: deque[tuple[int, int, Future[None], int]] = deque()  # no, writes, future, bytes
@@ -117,9 +132,11 @@ class ProcessWriter(BatchCommitter):
             self._loop.call_soon_threadsafe(self._loop.remove_reader, self._pipe.fileno())
         with contextlib.suppress(OSError):  # the process is gone already
             self._pipe.send(None)
-        self._process.join(timeout)
-        if self._process.is_alive():
+        try:
+            self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
             self._process.kill()
+            self._process.wait(timeout)
         self._pipe.close()
 
     def submit(self, writes: Sequence[Write]) -> Future[None]:
@@ -167,7 +184,7 @@ class ProcessWriter(BatchCommitter):
         except OSError:
             chunk = b""
         if not chunk:
-            code = self._process.exitcode
+            code = self._process.poll()
             self._fail(CommitError(f"the writer process has stopped (exit code {code})"))
             return
         buffer = self._unread + chunk
@@ -218,12 +235,13 @@ class ProcessWriter(BatchCommitter):
                 future.set_exception(error)
 
 
-def serve_writes(url: str, pipe: Any) -> None:
-    """The writer process: commit the batches that arrive on ``pipe`` until it closes."""
+def serve_writes(pipe: Connection) -> None:
+    """The writer process: commit the batches that arrive on ``pipe`` until it closes
+    (the first message is the database's URL)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        storage = Storage(url, migrate=False)
+        storage = Storage(pipe.recv(), migrate=False)
     except Exception as exc:  # reported to the parent, which refuses to start
         pipe.send(f"{type(exc).__name__}: {exc}")
         return
@@ -272,3 +290,8 @@ def _commit(
             logger.exception("could not commit %d writes", len(writes))
             answers.append((number, f"{type(exc).__name__}: {exc}"))
     return answers
+
+
+def main(fd: str) -> None:
+    """The writer process's entry point: :func:`serve_writes` on the inherited socket."""
+    serve_writes(Connection(int(fd)))
