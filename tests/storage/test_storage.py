@@ -288,3 +288,35 @@ def test_the_writer_leaves_most_of_the_wal_to_a_checkpoint_of_its_own(db_url: st
         assert busy == 0 and copied == frames  # a passive checkpoint copies without blocking
     assert [e.seq for e in db.events_after("w", -1)] == list(range(20))
     db.close()
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_the_process_writer_sends_writes_larger_than_the_socket_takes_at_once(
+    db_url: str, loop: str
+) -> None:
+    # uvloop makes the socket non-blocking; a checkpoint of a big agent is megabytes
+    import asyncio
+
+    from krystal.storage import ProcessWriter
+
+    db = Storage(db_url)
+    big = "x" * 3_000_000
+
+    async def run() -> None:
+        writer = ProcessWriter(db_url, asyncio.get_running_loop())
+        first = writer.submit([_event("big", 0, payload=json.dumps({"blob": big}))])
+        behind = [writer.submit([_event("big", seq)]) for seq in range(1, 4)]
+        await asyncio.wait_for(asyncio.wrap_future(first), 60)
+        for future in behind:
+            await asyncio.wait_for(asyncio.wrap_future(future), 60)
+        await asyncio.to_thread(writer.close)
+
+    if loop == "uvloop":
+        uvloop = pytest.importorskip("uvloop")
+        uvloop.run(run())
+    else:
+        asyncio.run(run())
+    stored = list(db.events_after("big", -1))
+    assert [e.seq for e in stored] == [0, 1, 2, 3]
+    assert len(stored[0].payload) > 3_000_000
+    db.close()

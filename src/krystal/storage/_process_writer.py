@@ -109,6 +109,8 @@ class ProcessWriter(BatchCommitter):
         self._sent: deque[tuple[int, int, Future[None], int]] = deque()  # no, writes, future, bytes
         self._in_flight = 0
         self._unread = b""  # the start of an answer whose end has not arrived yet
+        self._outbox = bytearray()  # framed messages the socket has not taken yet
+        self._waiting_to_write = False
         self._dead = False
         self._idle = threading.Condition(self._lock)
         loop.call_soon_threadsafe(loop.add_reader, self._pipe.fileno(), self._on_answers)
@@ -159,7 +161,7 @@ class ProcessWriter(BatchCommitter):
         # On the loop only: the one thread that writes to the pipe. Everything queued
         # goes as one message (one system call), its batches numbered in order.
         with self._lock:
-            if self._dead or not self._queue or self._in_flight >= _IN_FLIGHT_BYTES:
+            if self._dead or not self._queue or self._outbox or self._in_flight >= _IN_FLIGHT_BYTES:
                 return
             taken = list(self._queue)
             self._queue.clear()
@@ -171,10 +173,27 @@ class ProcessWriter(BatchCommitter):
                 size = len(payload) if offset == len(taken) - 1 else 0
                 self._sent.append((first + offset, len(writes), future, size))
             self._in_flight += len(payload)
+        self._outbox += _LENGTH.pack(len(payload))
+        self._outbox += payload
+        self._flush()
+
+    def _flush(self) -> None:
+        # The event loop made the socket non-blocking: write what it takes now and the
+        # rest when it is writable again (a checkpoint can be larger than its buffer).
         try:
-            self._pipe.send_bytes(payload)
+            written = os.write(self._pipe.fileno(), self._outbox)
+        except BlockingIOError:
+            written = 0
         except OSError as exc:
             self._fail(CommitError(f"the writer process has stopped: {exc}"))
+            return
+        del self._outbox[:written]
+        if self._outbox and not self._waiting_to_write:
+            self._loop.add_writer(self._pipe.fileno(), self._flush)
+            self._waiting_to_write = True
+        elif not self._outbox and self._waiting_to_write:
+            self._loop.remove_writer(self._pipe.fileno())
+            self._waiting_to_write = False
 
     def _on_answers(self) -> None:
         # Called when the pipe is readable: one read takes every answer waiting there
@@ -228,8 +247,11 @@ class ProcessWriter(BatchCommitter):
             self._dead = True
             self.last_error = error
             self._idle.notify_all()
+        self._outbox.clear()
         with contextlib.suppress(OSError, ValueError):
             self._loop.remove_reader(self._pipe.fileno())
+            if self._waiting_to_write:
+                self._loop.remove_writer(self._pipe.fileno())
         for future in waiting:
             if not future.done():
                 future.set_exception(error)
