@@ -3,11 +3,11 @@
 The same contract as :class:`~krystal.storage.EventWriter` (submit writes, get a future
 that completes on commit). The commits run in a child process, so the event loop never
 waits on the disk: on a shared machine an SQLite commit in WAL mode usually takes a
-tenth of a millisecond, but now and then one waits 5 to 15 ms for the disk (when SQLite
-checkpoints its WAL, it syncs), and a loop that committed itself would stop every
-request for that long, then need the CPU to catch up. A writer thread does not help: it
-takes the interpreter lock back after each call into SQLite and waits for it behind the
-busy loop (in ``benchmarks/service_load.py`` that made the median latency tens of ms).
+tenth of a millisecond, but now and then one waits milliseconds for the disk (when
+SQLite checkpoints its WAL inside a commit, it syncs), and a loop that committed itself
+would stop every request for that long, then need the CPU to catch up. A writer thread
+does not help: it takes the interpreter lock back after each call into SQLite and waits
+for it behind the busy loop.
 
 The loop sends each batch down a pipe as soon as it is closed; the child commits all it
 has received in one transaction (each batch on its own when that fails, so one bad batch
