@@ -272,3 +272,21 @@ def test_a_decide_retried_after_a_restart_returns_the_same_decision(tmp_path: Pa
     again, _ = service.decide("default", {"x": 1.0}, "before-restart-1")
     assert again == first and service.agent("default").decisions == 1
     service.stop()
+
+
+def test_the_app_makes_full_collections_rarer_while_it_runs_and_restores_them(
+    tmp_path: Path,
+) -> None:
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from krystal.server import create_app
+
+    before = gc.get_threshold()
+    app = create_app(ServerSettings(db=f"sqlite:///{tmp_path / 'gc.db'}"))
+    with TestClient(app) as http:
+        assert http.get("/health").status_code == 200
+        running = gc.get_threshold()
+        assert running[:2] == before[:2] and running[2] > before[2]
+    assert gc.get_threshold() == before  # an app embedded in a bigger program leaves no trace
