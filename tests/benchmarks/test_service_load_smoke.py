@@ -36,6 +36,9 @@ def test_service_load_script_measures_and_checks_storage(tmp_path: Path) -> None
     for kind in ("decide_latency_ms", "reward_latency_ms"):
         summary = run[kind]
         assert 0 < summary["p50"] <= summary["p90"] <= summary["p99"] <= summary["max"]
+    # the server's CPU counts its writer process, which commits every event
+    assert 0 < run["writer_cpu_ms_per_pair"] < run["server_cpu_ms_per_pair"]
+    assert 0 < run["client_cpu_share"] < 1
     assert sorted(run["rss_bytes_after_events"]) == ["200", "600"]
     assert all(rss > 10_000_000 for rss in run["rss_bytes_after_events"].values())
     step = report["results"]["sqlite/python/step"]
