@@ -113,8 +113,8 @@ class NumpyBayesLinear:
             if inv != 1.0:
                 p *= inv
         else:
-            p *= np.outer(scale, scale)
-        p -= np.outer(gain, qx)
+            p *= scale[:, None] * scale
+        p -= gain[:, None] * qx  # the outer product, without np.outer's own overhead
         self.weights = self._w.tolist()
         self.count += 1
         return error

@@ -84,6 +84,12 @@ class ResponseSurfacePolicy:
         self._sq = self._lin + m
         self._pairs = self._sq + m
         self._inter = self._pairs + m * (m - 1) // 2
+        # For each action i, the other actions j with the weight index of a_i * a_j
+        # (looked up once here: _ascend runs them every sweep of every decision).
+        self._partners = [
+            [(j, self._pair_index(min(i, j), max(i, j))) for j in range(m) if j != i]
+            for i in range(m)
+        ]
 
     @property
     def count(self) -> int:
@@ -136,13 +142,12 @@ class ResponseSurfacePolicy:
         m = self.action_dim
         pull = self.centre_pull * math.sqrt(self.reward_var)
         u = [2.0 * v - 1.0 for v in start]
+        partners = self._partners
         for _ in range(self.sweeps):
             for i in range(m):
                 c = g[i]
-                for j in range(m):
-                    if j != i:
-                        pair = self._pair_index(i, j) if i < j else self._pair_index(j, i)
-                        c += w[pair] * u[j]
+                for j, pair in partners[i]:
+                    c += w[pair] * u[j]
                 h = w[self._sq + i] - pull
                 if h < -1e-9:
                     v = -c / (2.0 * h)

@@ -60,10 +60,11 @@ class TDLambda:
             correction = self.gamma * (self.value(psi) - moved - self._value)
             self._apply(correction)
             decay = self.gamma * self.lam
-            self.traces = [decay * e for e in self.traces]
+            self.traces = [decay * e + v for e, v in zip(self.traces, psi)]
+        else:
+            self.traces = [e + v for e, v in zip(self.traces, psi)]
         self._psi = psi
         self._value = self.value(psi)
-        self.traces = [e + v for e, v in zip(self.traces, psi)]
         self._rewarded = False
         return correction
 
