@@ -200,6 +200,8 @@ class ProcessWriter(BatchCommitter):
         # (the framing is multiprocessing's, a 4-byte length before each message).
         try:
             chunk = os.read(self._pipe.fileno(), 1 << 16)
+        except BlockingIOError:  # woken with nothing to read after all
+            return
         except OSError:
             chunk = b""
         if not chunk:
