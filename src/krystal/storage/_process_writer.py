@@ -9,13 +9,14 @@ would stop every request for that long, then need the CPU to catch up. A writer 
 does not help: it takes the interpreter lock back after each call into SQLite and waits
 for it behind the busy loop.
 
-The loop sends each batch down a pipe as soon as it is closed; the child commits all it
-has received in one transaction (each batch on its own when that fails, so one bad batch
-fails alone) and answers with the batch numbers, which complete the batches' futures on
-the loop. At most ``_IN_FLIGHT_BYTES`` are in the pipe at once, so a send never blocks
-the loop; what waits behind them is merged into the next batch. Writes from other
-threads (the service's upkeep) join the same stream. If the child dies, every waiting
-future fails (the requests are answered 503) and so does every later submit.
+The loop sends what is queued down a socket pair as one message, one message at a time:
+while the child commits it, new writes queue up and go together once it has answered
+(group commit, with fewer messages the busier the service is). The child commits a
+message's batches in one transaction (each batch on its own when that fails, so one bad
+batch fails alone) and answers with the batch numbers, which complete the batches'
+futures on the loop. Writes from other threads (the service's upkeep) join the same
+stream. If the child dies, every waiting future fails (the requests are answered 503)
+and so does every later submit.
 
 The child is a fresh interpreter running :func:`serve_writes`. It ignores SIGINT and
 SIGTERM (``krystal serve`` stopping on Ctrl-C signals the whole process group; the
@@ -47,7 +48,6 @@ from krystal.storage._writer import BatchCommitter
 
 logger = logging.getLogger("krystal.storage")
 
-_IN_FLIGHT_BYTES = 32 * 1024  # half of Linux's default pipe buffer
 _READY_TIMEOUT = 60.0
 _LENGTH = struct.Struct("!i")  # multiprocessing's framing: a length before each message
 _CHILD = "import sys; from krystal.storage import _process_writer as w; w.main(sys.argv[1])"
@@ -106,8 +106,7 @@ class ProcessWriter(BatchCommitter):
             self._process.wait(5)
             raise CommitError(f"the writer process could not open the database: {ready}")
         self._numbered = 0  # batches sent so far; the next one sent gets this number
-        self._sent: deque[tuple[int, int, Future[None], int]] = deque()  # no, writes, future, bytes
-        self._in_flight = 0
+        self._sent: deque[tuple[int, int, Future[None]]] = deque()  # number, writes, future
         self._unread = b""  # the start of an answer whose end has not arrived yet
         self._outbox = bytearray()  # framed messages the socket has not taken yet
         self._waiting_to_write = False
@@ -158,10 +157,11 @@ class ProcessWriter(BatchCommitter):
             self._loop.call_soon_threadsafe(self._send_queued)
 
     def _send_queued(self) -> None:
-        # On the loop only: the one thread that writes to the pipe. Everything queued
-        # goes as one message (one system call), its batches numbered in order.
+        # On the loop only: the one thread that writes to the socket. Everything queued
+        # goes as one message (one system call), its batches numbered in order, once
+        # the message before it has been answered.
         with self._lock:
-            if self._dead or not self._queue or self._outbox or self._in_flight >= _IN_FLIGHT_BYTES:
+            if self._dead or not self._queue or self._outbox or self._sent:
                 return
             taken = list(self._queue)
             self._queue.clear()
@@ -170,9 +170,7 @@ class ProcessWriter(BatchCommitter):
         payload = pickle.dumps((first, [writes for writes, _ in taken]), pickle.HIGHEST_PROTOCOL)
         with self._lock:
             for offset, (writes, future) in enumerate(taken):
-                size = len(payload) if offset == len(taken) - 1 else 0
-                self._sent.append((first + offset, len(writes), future, size))
-            self._in_flight += len(payload)
+                self._sent.append((first + offset, len(writes), future))
         self._outbox += _LENGTH.pack(len(payload))
         self._outbox += payload
         self._flush()
@@ -222,8 +220,7 @@ class ProcessWriter(BatchCommitter):
     def _settle(self, answers: list[tuple[int, str | None]]) -> None:
         for number, error in answers:
             with self._lock:
-                sent_number, count, future, size = self._sent.popleft()
-                self._in_flight -= size
+                sent_number, count, future = self._sent.popleft()
                 if not self._sent and not self._queue:
                     self._idle.notify_all()
             assert sent_number == number, (sent_number, number)
@@ -241,11 +238,10 @@ class ProcessWriter(BatchCommitter):
         with self._lock:
             if not self._closed:
                 logger.error("%s", error)
-            waiting = [future for _, _, future, _ in self._sent]
+            waiting = [future for _, _, future in self._sent]
             waiting += [future for _, future in self._queue]
             self._sent.clear()
             self._queue.clear()
-            self._in_flight = 0
             self._dead = True
             self.last_error = error
             self._idle.notify_all()
