@@ -154,7 +154,9 @@ class NumpyArmModels:
                 scale = np.where(capped, 1.0, math.sqrt(inv))
                 v = self._x_row
                 qx[:] = scale * (p @ (scale * v))
-                p *= np.multiply.outer(scale, scale)
+                square = self._outer[:size]  # scratch: the (d, 1) x (1, d) product
+                np.dot(scale[:, None], scale[None, :], out=square)
+                p *= square
                 denom = 1.0 + float(qx @ v)
             else:
                 qx *= inv
