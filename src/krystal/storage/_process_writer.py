@@ -267,26 +267,18 @@ def serve_writes(pipe: Connection) -> None:
         return
     pipe.send("ready")
     try:
-        stop = False
-        while not stop:
-            batches = []
+        while True:
             try:
-                while True:
-                    item = pickle.loads(pipe.recv_bytes())
-                    if item is None:  # the parent's close()
-                        stop = True
-                        break
-                    first, group = item
-                    batches.extend(enumerate(group, first))
-                    if not pipe.poll():
-                        break
+                item = pickle.loads(pipe.recv_bytes())
             except EOFError:  # the parent is gone
-                stop = True
-            if batches:
-                try:
-                    pipe.send(_commit(storage, batches))
-                except OSError:
-                    stop = True
+                return
+            if item is None:  # the parent's close()
+                return
+            first, group = item
+            try:
+                pipe.send(_commit(storage, list(enumerate(group, first))))
+            except OSError:  # the parent is gone
+                return
     finally:
         storage.close()
 
