@@ -102,12 +102,17 @@ def test_a_dead_writer_process_is_reported_and_nothing_is_acknowledged(
         first = client.post("/v1/agents/default/decide", json={"observation": {"x": 1.0}})
         assert first.status_code == 200
         writers[0].kill()  # a zombie until the server reaps it, but its pipe is closed
-        for _ in range(2):  # a request in flight when it died, and one after
-            refused = client.post("/v1/agents/default/decide", json={"observation": {"x": 1.0}})
-            assert refused.status_code == 503, refused.text
-            assert "writer process has stopped" in refused.json()["detail"]
+        did = first.json()["decision_id"]
+        reward = {"decision_id": did, "reward": 0.5}
+        lost = client.post("/v1/agents/default/rewards", json=reward)
+        assert lost.status_code == 503, lost.text  # learned in memory, not stored
+        again = client.post("/v1/agents/default/rewards", json=reward)
+        assert again.status_code == 503, again.text  # so a retry is not acknowledged
+        refused = client.post("/v1/agents/default/decide", json={"observation": {"x": 1.0}})
+        assert refused.status_code == 503, refused.text
         health = client.get("/health")
         assert health.status_code == 503 and "writer process" in health.json()["database"]
+        assert "writer process has stopped" in lost.json()["detail"]
     stored = Storage(f"sqlite:///{tmp_path / 'k.db'}")
     assert stored.count_events() == 1  # the one decision acknowledged
     stored.close()

@@ -290,3 +290,46 @@ def test_the_app_makes_full_collections_rarer_while_it_runs_and_restores_them(
         running = gc.get_threshold()
         assert running[:2] == before[:2] and running[2] > before[2]
     assert gc.get_threshold() == before  # an app embedded in a bigger program leaves no trace
+
+
+def test_an_agent_whose_change_was_not_stored_refuses_changes_until_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from krystal.server import UnavailableError
+
+    service = _service(tmp_path, checkpoint_interval=3600)
+    for name in ("lost", "fine"):
+        service.create_agent(name, config={"seed": 1})[1].result(10)
+    rng = random.Random(0)
+    decision, done = service.decide("lost", _observation(rng))
+    done.result(10)
+    assert service.storage is not None
+    apply = service.storage.apply
+
+    def refuse_once(writes: list[object]) -> None:  # the database refuses this one batch
+        monkeypatch.setattr(service.storage, "apply", apply)
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(service.storage, "apply", refuse_once)
+    _, done = service.reward("lost", decision["decision_id"], 0.5)
+    with pytest.raises(RuntimeError, match="disk full"):
+        done.result(10)
+    # The agent has learned the reward in memory, but the database has not stored it: a
+    # retry must not be acknowledged from memory, nor may anything else change it.
+    with pytest.raises(UnavailableError, match="could not be stored"):
+        service.reward("lost", decision["decision_id"], 0.5)
+    with pytest.raises(UnavailableError, match="restarts and reloads it"):
+        service.decide("lost", _observation(rng))
+    _, done = service.decide("fine", _observation(rng))  # the other agent goes on
+    done.result(10)
+    assert "lost" in (service.check_database() or "")
+    service.upkeep(now=time.time() + 7200)  # no checkpoint of the state ahead of the log
+    assert service.agent("lost").checkpoint_seq < service.agent("lost").seq
+    service.stop()
+    service = _service(tmp_path)  # the restart reloads it from what was stored
+    restored = service.agent("lost")
+    assert restored.krystal.cycle == 0 and decision["decision_id"] in restored.pending
+    answer, done = service.reward("lost", decision["decision_id"], 0.5)
+    done.result(10)
+    assert answer["cycle"] == 1 and service.check_database() is None
+    service.stop()

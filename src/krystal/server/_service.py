@@ -24,7 +24,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from krystal._errors import InputError
-from krystal.server._errors import ConflictError, NotFoundError
+from krystal.server._errors import ConflictError, NotFoundError, UnavailableError
 from krystal.server._hosted import (
     RECENT_DECISIONS,
     HostedAgent,
@@ -135,6 +135,18 @@ class Service:
         with self._registry:
             return list(self._agents.values())
 
+    def _writable(self, name: str) -> HostedAgent:
+        # An agent with a change that was not committed holds in memory more than the
+        # database does: answering from it (a repeated reward, say) would acknowledge
+        # what is not stored. It refuses changes until a restart reloads it.
+        agent = self.agent(name)
+        if self.writer is not None and agent.id in self.writer.failed_agents:
+            raise UnavailableError(
+                f"agent {name!r}: a change to it could not be stored, so it refuses changes "
+                "until the service restarts and reloads it from the database"
+            )
+        return agent
+
     def agent(self, name: str) -> HostedAgent:
         """The agent called ``name``; :class:`NotFoundError` if there is none."""
         found = self._agents.get(name)
@@ -185,7 +197,7 @@ class Service:
         self, name: str, observation: Mapping[str, float] | None, decision_id: str | None = None
     ) -> Result:
         """Observe and decide on agent ``name``; see :meth:`HostedAgent.decide`."""
-        return self.agent(name).decide(observation, decision_id, self._submit)
+        return self._writable(name).decide(observation, decision_id, self._submit)
 
     def reward(self, name: str, decision_id: str, reward: float) -> Result:
         """Reward one decision; duplicates are answered from memory or the database."""
@@ -196,7 +208,7 @@ class Service:
         """Reward a decision the agent holds in memory; None if it must be looked up."""
         if not isinstance(decision_id, str) or not decision_id:
             raise InputError(f"decision_id: expected a decision id string, got {decision_id!r}")
-        result = self.agent(name).reward(decision_id, reward, self._submit)
+        result = self._writable(name).reward(decision_id, reward, self._submit)
         if result is not None and result[1] is None:
             # a repeat: answered once everything before it, its original too, is committed
             assert self.writer is not None
@@ -247,15 +259,15 @@ class Service:
 
     def observe(self, name: str, observation: Mapping[str, float]) -> Result:
         """Record metrics on an agent without deciding."""
-        return self.agent(name).observe(observation, self._submit)
+        return self._writable(name).observe(observation, self._submit)
 
     def reward_latest(self, name: str, reward: float) -> Result:
         """Reward the agent's most recent decision (the legacy API has no ids)."""
-        return self.agent(name).reward_latest(reward, self._submit)
+        return self._writable(name).reward_latest(reward, self._submit)
 
     def reset(self, name: str) -> Result:
         """Start an agent's learner afresh (same spec)."""
-        return self.agent(name).reset(self._submit)
+        return self._writable(name).reset(self._submit)
 
     # -- keys ----------------------------------------------------------------------
 
@@ -307,6 +319,9 @@ class Service:
             return f"database unreachable: {exc}"
         if self.writer.last_error is not None:
             return f"last commit failed: {self.writer.last_error}"
+        stale = sorted(a.name for a in self.agents() if a.id in self.writer.failed_agents)
+        if stale:
+            return f"changes to agents {stale} were not stored; restart to reload them"
         return None
 
     def upkeep(self, now: float | None = None) -> None:
@@ -335,6 +350,8 @@ class Service:
     def _checkpoint(self, agent: HostedAgent) -> Future[None] | None:
         if agent.seq == agent.checkpoint_seq or agent.deleted:
             return None
+        if self.writer is not None and agent.id in self.writer.failed_agents:
+            return None  # its state is ahead of the log: the last good checkpoint stays
         _, future = agent.checkpoint(self._folder, self._submit)
         return future
 

@@ -106,7 +106,7 @@ class ProcessWriter(BatchCommitter):
             self._process.wait(5)
             raise CommitError(f"the writer process could not open the database: {ready}")
         self._numbered = 0  # batches sent so far; the next one sent gets this number
-        self._sent: deque[tuple[int, int, Future[None]]] = deque()  # number, writes, future
+        self._sent: deque[tuple[int, list[Write], Future[None]]] = deque()
         self._unread = b""  # the start of an answer whose end has not arrived yet
         self._outbox = bytearray()  # framed messages the socket has not taken yet
         self._waiting_to_write = False
@@ -143,6 +143,7 @@ class ProcessWriter(BatchCommitter):
     def submit(self, writes: Sequence[Write]) -> Future[None]:
         """Queue ``writes`` (applied in order); the future completes once they are committed."""
         if self._dead:
+            self._note_failed(writes)
             raise CommitError("the writer process has stopped")
         return super().submit(writes)
 
@@ -170,7 +171,7 @@ class ProcessWriter(BatchCommitter):
         payload = pickle.dumps((first, [writes for writes, _ in taken]), pickle.HIGHEST_PROTOCOL)
         with self._lock:
             for offset, (writes, future) in enumerate(taken):
-                self._sent.append((first + offset, len(writes), future))
+                self._sent.append((first + offset, writes, future))
         self._outbox += _LENGTH.pack(len(payload))
         self._outbox += payload
         self._flush()
@@ -220,17 +221,18 @@ class ProcessWriter(BatchCommitter):
     def _settle(self, answers: list[tuple[int, str | None]]) -> None:
         for number, error in answers:
             with self._lock:
-                sent_number, count, future = self._sent.popleft()
+                sent_number, writes, future = self._sent.popleft()
                 if not self._sent and not self._queue:
                     self._idle.notify_all()
             assert sent_number == number, (sent_number, number)
             if error is None:
                 self.batches += 1
-                self.writes += count
+                self.writes += len(writes)
                 self.last_error = None
                 future.set_result(None)
             else:
                 failure = CommitError(error)
+                self._note_failed(writes)
                 self.last_error = failure
                 future.set_exception(failure)
 
@@ -240,6 +242,10 @@ class ProcessWriter(BatchCommitter):
                 logger.error("%s", error)
             waiting = [future for _, _, future in self._sent]
             waiting += [future for _, future in self._queue]
+            for _, writes, _ in self._sent:
+                self._note_failed(writes)
+            for writes, _ in self._queue:
+                self._note_failed(writes)
             self._sent.clear()
             self._queue.clear()
             self._dead = True

@@ -44,6 +44,9 @@ class BatchCommitter:
         self._queue: deque[tuple[list[Write], Future[None]]] = deque()  # the last one is open
         self._newest: Future[None] | None = None
         self._closed = False
+        #: Agents with a write in a batch that was not committed: what the service holds
+        #: in memory for them is ahead of the database.
+        self.failed_agents: set[str] = set()
 
     def submit(self, writes: Sequence[Write]) -> Future[None]:
         """Queue ``writes`` (applied in order); the future completes once they are committed."""
@@ -78,11 +81,18 @@ class BatchCommitter:
                 writes, future = self._queue.popleft()
             self._commit(writes, future)
 
+    def _note_failed(self, writes: Sequence[Write]) -> None:
+        for write in writes:
+            agent = write.row.get("agent_id", write.row.get("id"))
+            if isinstance(agent, str):
+                self.failed_agents.add(agent)
+
     def _commit(self, writes: list[Write], future: Future[None]) -> None:
         try:
             self._storage.apply(writes)
         except Exception as exc:
             logger.exception("could not commit %d writes", len(writes))
+            self._note_failed(writes)
             self.last_error = exc
             future.set_exception(exc)
             return
