@@ -292,7 +292,7 @@ def test_the_app_makes_full_collections_rarer_while_it_runs_and_restores_them(
     assert gc.get_threshold() == before  # an app embedded in a bigger program leaves no trace
 
 
-def test_an_agent_whose_change_was_not_stored_refuses_changes_until_a_restart(
+def test_an_agent_whose_change_was_not_stored_refuses_changes_until_it_is_reloaded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from krystal.server import UnavailableError
@@ -314,22 +314,25 @@ def test_an_agent_whose_change_was_not_stored_refuses_changes_until_a_restart(
     _, done = service.reward("lost", decision["decision_id"], 0.5)
     with pytest.raises(RuntimeError, match="disk full"):
         done.result(10)
-    # The agent has learned the reward in memory, but the database has not stored it: a
-    # retry must not be acknowledged from memory, nor may anything else change it.
+    assert service.agent("lost").krystal.cycle == 1  # learned in memory, not stored
+    # A retry must not be acknowledged from memory, nor may anything else change it.
     with pytest.raises(UnavailableError, match="could not be stored"):
         service.reward("lost", decision["decision_id"], 0.5)
-    with pytest.raises(UnavailableError, match="restarts and reloads it"):
+    with pytest.raises(UnavailableError, match="reloaded from the database"):
         service.decide("lost", _observation(rng))
     _, done = service.decide("fine", _observation(rng))  # the other agent goes on
     done.result(10)
     assert "lost" in (service.check_database() or "")
-    service.upkeep(now=time.time() + 7200)  # no checkpoint of the state ahead of the log
-    assert service.agent("lost").checkpoint_seq < service.agent("lost").seq
-    service.stop()
-    service = _service(tmp_path)  # the restart reloads it from what was stored
-    restored = service.agent("lost")
-    assert restored.krystal.cycle == 0 and decision["decision_id"] in restored.pending
-    answer, done = service.reward("lost", decision["decision_id"], 0.5)
+    before = service.agent("lost")
+    service.upkeep()  # reloads it from what the database holds
+    reloaded = service.agent("lost")
+    assert reloaded is not before and before.retired
+    assert reloaded.krystal.cycle == 0 and decision["decision_id"] in reloaded.pending
+    assert service.check_database() is None
+    answer, done = service.reward("lost", decision["decision_id"], 0.5)  # the retry, now
     done.result(10)
-    assert answer["cycle"] == 1 and service.check_database() is None
+    assert answer["cycle"] == 1
+    service.stop()
+    service = _service(tmp_path)  # and it is in the database
+    assert service.agent("lost").krystal.cycle == 1
     service.stop()

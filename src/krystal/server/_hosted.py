@@ -35,7 +35,7 @@ from typing import Any
 from krystal._errors import CallOrderError, InputError
 from krystal.agent import Krystal, KrystalConfig, get_preset
 from krystal.agent._spaces import ActionSpace
-from krystal.server._errors import ConflictError, NotFoundError
+from krystal.server._errors import ConflictError, NotFoundError, UnavailableError
 from krystal.storage import StoredEvent, Write
 
 #: How many settled decisions each agent remembers for duplicate rewards (older ones are
@@ -157,6 +157,7 @@ class HostedAgent:
         self.created_at = created_at
         self.lock = threading.Lock()
         self.deleted = False  # set under the lock by Service.delete_agent
+        self.retired = False  # set under the lock when the service reloads the agent
         self.krystal = new_krystal(spec)
         self.seq = -1
         self.checkpoint_seq = -1
@@ -603,6 +604,8 @@ class HostedAgent:
     ) -> Write:
         if self.deleted:  # a request that raced the delete: log nothing for a deleted agent
             raise NotFoundError(f"agent: {self.name!r} has been deleted")
+        if self.retired:  # one that raced a reload: its successor takes the requests
+            raise UnavailableError(f"agent {self.name!r}: being reloaded; retry")
         self.seq += 1
         return Write(
             "event",

@@ -14,6 +14,7 @@ checkpoints them all once more.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import shutil
@@ -63,6 +64,7 @@ class Service:
         self.settings = settings
         self.storage: Storage | None = None
         self.writer: EventWriter | ProcessWriter | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.started_at = time.time()
         self._agents: dict[str, HostedAgent] = {}
         self._registry = threading.Lock()
@@ -82,6 +84,7 @@ class Service:
         loop's, as the app's lifespan does, while the loop keeps running.
         """
         self.storage = Storage(self.settings.db)
+        self._loop = loop
         if loop is None:
             self.writer = EventWriter(self.storage)
         else:
@@ -138,12 +141,12 @@ class Service:
     def _writable(self, name: str) -> HostedAgent:
         # An agent with a change that was not committed holds in memory more than the
         # database does: answering from it (a repeated reward, say) would acknowledge
-        # what is not stored. It refuses changes until a restart reloads it.
+        # what is not stored. It refuses changes until :meth:`recover` reloads it.
         agent = self.agent(name)
         if self.writer is not None and agent.id in self.writer.failed_agents:
             raise UnavailableError(
                 f"agent {name!r}: a change to it could not be stored, so it refuses changes "
-                "until the service restarts and reloads it from the database"
+                "until it has been reloaded from the database (within seconds); retry"
             )
         return agent
 
@@ -321,7 +324,7 @@ class Service:
             return f"last commit failed: {self.writer.last_error}"
         stale = sorted(a.name for a in self.agents() if a.id in self.writer.failed_agents)
         if stale:
-            return f"changes to agents {stale} were not stored; restart to reload them"
+            return f"changes to agents {stale} were not stored; they are being reloaded"
         return None
 
     def upkeep(self, now: float | None = None) -> None:
@@ -329,15 +332,59 @@ class Service:
         SQLite WAL (off the event loop, see :meth:`Storage.checkpoint`)."""
         now = time.time() if now is None else now
         s = self.settings
+        self.recover()
         if self.storage is not None:
             self.storage.checkpoint()
         for agent in self.agents():
+            if self.writer is not None and agent.id in self.writer.failed_agents:
+                continue  # ahead of the database until it is reloaded
             agent.expire(now, s.reward_wait, s.default_reward, self._submit)
             if (
                 agent.seq != agent.checkpoint_seq
                 and now - agent.checkpointed_at >= s.checkpoint_interval
             ):
                 self._checkpoint(agent)
+
+    def recover(self) -> None:
+        """Start a new writer process if the last one died, and reload from the database
+        every agent with a change that was not stored (the upkeep does this every period;
+        until then such an agent answers 503)."""
+        writer = self.writer
+        if writer is None or self.storage is None:
+            return
+        if isinstance(writer, ProcessWriter) and writer.stopped and self._loop is not None:
+            replacement = ProcessWriter(self.settings.db, self._loop)
+            replacement.failed_agents |= writer.failed_agents
+            self.writer = replacement
+            writer.close(5)  # reaps the dead process
+            logger.warning("the writer process had stopped; a new one has started")
+        failed = set(self.writer.failed_agents) if self.writer is not None else set()
+        if not failed:
+            return
+        old = {agent.id: agent for agent in self.agents() if agent.id in failed}
+        for agent in old.values():
+            with agent.lock:  # a request inside it finishes first, later ones are refused
+                agent.retired = True
+        assert self.writer is not None
+        barrier = self.writer.barrier()  # every write made before the retirement is done
+        if barrier is not None:
+            with contextlib.suppress(Exception):  # failed or not: it is over
+                barrier.result(60)
+        stored = {row.id: row for row in self.storage.load_agents()}
+        for agent_id in failed:
+            agent = old.get(agent_id)
+            row = stored.get(agent_id)
+            reloaded = None if agent is None or row is None else self._restore(row)
+            with self._registry:
+                # cleared before the swap: a failure of the reloaded agent counts anew
+                self.writer.failed_agents.discard(agent_id)
+                if agent is not None and self._agents.get(agent.name) is agent:
+                    if reloaded is None:  # its creation was never stored
+                        del self._agents[agent.name]
+                    else:
+                        self._agents[agent.name] = reloaded
+            if agent is not None:
+                logger.warning("agent %r: reloaded after a change to it was not stored", agent.name)
 
     def _run_upkeep(self) -> None:
         period = min(1.0, self.settings.reward_wait / 4, self.settings.checkpoint_interval / 2)

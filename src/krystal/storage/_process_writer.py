@@ -115,6 +115,11 @@ class ProcessWriter(BatchCommitter):
         loop.call_soon_threadsafe(loop.add_reader, self._pipe.fileno(), self._on_answers)
 
     @property
+    def stopped(self) -> bool:
+        """Whether the writer process died (not closed): nothing more can be committed."""
+        return self._dead and not self._closed
+
+    @property
     def pid(self) -> int | None:
         """The writer process's id."""
         return self._process.pid
