@@ -45,8 +45,8 @@ RECENT_DECISIONS = 256
 _RATE_WINDOW = 60.0
 #: The largest agent the service hosts per reward-model backend, as state_dim x
 #: action_dim (x 4 with rbf interactions), so that no agent's update stalls the others
-#: for long: at the limit a decide+reward pair takes about 23 ms with the pure-Python
-#: model and 15 ms with numpy (``breakdown_ms.agent_sizes`` in
+#: for long: at the limit a decide+reward pair takes about 19 ms with the pure-Python
+#: model and 10 ms with numpy (``breakdown_ms.agent_sizes`` in
 #: benchmarks/results/service_load.json).
 MAX_AGENT_SIZE = {"python": 256, "numpy": 512}
 

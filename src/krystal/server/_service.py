@@ -143,12 +143,15 @@ class Service:
         # database does: answering from it (a repeated reward, say) would acknowledge
         # what is not stored. It refuses changes until :meth:`recover` reloads it.
         agent = self.agent(name)
-        if self.writer is not None and agent.id in self.writer.failed_agents:
+        if self._ahead_of_database(agent):
             raise UnavailableError(
                 f"agent {name!r}: a change to it could not be stored, so it refuses changes "
                 "until it has been reloaded from the database (within seconds); retry"
             )
         return agent
+
+    def _ahead_of_database(self, agent: HostedAgent) -> bool:
+        return self.writer is not None and agent.id in self.writer.failed_agents
 
     def agent(self, name: str) -> HostedAgent:
         """The agent called ``name``; :class:`NotFoundError` if there is none."""
@@ -322,7 +325,7 @@ class Service:
             return f"database unreachable: {exc}"
         if self.writer.last_error is not None:
             return f"last commit failed: {self.writer.last_error}"
-        stale = sorted(a.name for a in self.agents() if a.id in self.writer.failed_agents)
+        stale = sorted(a.name for a in self.agents() if self._ahead_of_database(a))
         if stale:
             return f"changes to agents {stale} were not stored; they are being reloaded"
         return None
@@ -336,8 +339,8 @@ class Service:
         if self.storage is not None:
             self.storage.checkpoint()
         for agent in self.agents():
-            if self.writer is not None and agent.id in self.writer.failed_agents:
-                continue  # ahead of the database until it is reloaded
+            if self._ahead_of_database(agent):
+                continue  # until it is reloaded
             agent.expire(now, s.reward_wait, s.default_reward, self._submit)
             if (
                 agent.seq != agent.checkpoint_seq
@@ -358,15 +361,15 @@ class Service:
             self.writer = replacement
             writer.close(5)  # reaps the dead process
             logger.warning("the writer process had stopped; a new one has started")
-        failed = set(self.writer.failed_agents) if self.writer is not None else set()
+            writer = replacement
+        failed = set(writer.failed_agents)
         if not failed:
             return
         old = {agent.id: agent for agent in self.agents() if agent.id in failed}
         for agent in old.values():
             with agent.lock:  # a request inside it finishes first, later ones are refused
                 agent.retired = True
-        assert self.writer is not None
-        barrier = self.writer.barrier()  # every write made before the retirement is done
+        barrier = writer.barrier()  # every write made before the retirement is done
         if barrier is not None:
             with contextlib.suppress(Exception):  # failed or not: it is over
                 barrier.result(60)
@@ -377,7 +380,7 @@ class Service:
             reloaded = None if agent is None or row is None else self._restore(row)
             with self._registry:
                 # cleared before the swap: a failure of the reloaded agent counts anew
-                self.writer.failed_agents.discard(agent_id)
+                writer.failed_agents.discard(agent_id)
                 if agent is not None and self._agents.get(agent.name) is agent:
                     if reloaded is None:  # its creation was never stored
                         del self._agents[agent.name]
@@ -397,8 +400,8 @@ class Service:
     def _checkpoint(self, agent: HostedAgent) -> Future[None] | None:
         if agent.seq == agent.checkpoint_seq or agent.deleted:
             return None
-        if self.writer is not None and agent.id in self.writer.failed_agents:
-            return None  # its state is ahead of the log: the last good checkpoint stays
+        if self._ahead_of_database(agent):
+            return None  # the last good checkpoint stays
         _, future = agent.checkpoint(self._folder, self._submit)
         return future
 

@@ -231,15 +231,9 @@ class ProcessWriter(BatchCommitter):
                     self._idle.notify_all()
             assert sent_number == number, (sent_number, number)
             if error is None:
-                self.batches += 1
-                self.writes += len(writes)
-                self.last_error = None
-                future.set_result(None)
+                self._committed(writes, future)
             else:
-                failure = CommitError(error)
-                self._note_failed(writes)
-                self.last_error = failure
-                future.set_exception(failure)
+                self._refused(writes, future, CommitError(error))
 
     def _fail(self, error: CommitError) -> None:
         with self._lock:

@@ -92,14 +92,20 @@ class BatchCommitter:
             self._storage.apply(writes)
         except Exception as exc:
             logger.exception("could not commit %d writes", len(writes))
-            self._note_failed(writes)
-            self.last_error = exc
-            future.set_exception(exc)
+            self._refused(writes, future, exc)
             return
+        self._committed(writes, future)
+
+    def _committed(self, writes: Sequence[Write], future: Future[None]) -> None:
         self.last_error = None
         self.batches += 1
         self.writes += len(writes)
         future.set_result(None)
+
+    def _refused(self, writes: Sequence[Write], future: Future[None], error: Exception) -> None:
+        self._note_failed(writes)
+        self.last_error = error
+        future.set_exception(error)
 
 
 class EventWriter(BatchCommitter):
