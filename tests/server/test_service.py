@@ -336,3 +336,53 @@ def test_an_agent_whose_change_was_not_stored_refuses_changes_until_it_is_reload
     service = _service(tmp_path)  # and it is in the database
     assert service.agent("lost").krystal.cycle == 1
     service.stop()
+
+
+def test_a_repeat_that_passed_the_check_before_a_failure_was_noted_is_not_acknowledged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from krystal.server import UnavailableError
+
+    service = _service(tmp_path, checkpoint_interval=3600)
+    for name in ("lost", "fine"):
+        service.create_agent(name, config={"seed": 1})[1].result(10)
+    rng = random.Random(0)
+    decision, done = service.decide("lost", _observation(rng))
+    done.result(10)
+    assert service.storage is not None
+    apply, entered, release = service.storage.apply, threading.Event(), threading.Event()
+
+    def slow_failure(writes: list[object]) -> None:  # the reward's commit waits, then fails
+        monkeypatch.setattr(service.storage, "apply", apply)
+        entered.set()
+        release.wait(30)
+        raise RuntimeError("connection lost")
+
+    monkeypatch.setattr(service.storage, "apply", slow_failure)
+    _, rewarded = service.reward("lost", decision["decision_id"], 0.5)
+    assert entered.wait(10)
+    # While that commit is under way nothing has failed yet: another agent's decision
+    # queues behind it, and a retry of the reward passes the check and waits for
+    # everything before it (that decision's batch, which will be committed).
+    _, other = service.decide("fine", _observation(rng))
+    _, repeated = service.reward("lost", decision["decision_id"], 0.5)
+    release.set()
+    with pytest.raises(RuntimeError, match="connection lost"):
+        rewarded.result(10)
+    other.result(10)
+    with pytest.raises(UnavailableError, match="could not be stored"):
+        repeated.result(10)  # acknowledging it would claim a reward the database lacks
+    lost = service.agent("lost")
+    assert service.storage.count_events(lost.id) == 1  # only the first decision
+    service.upkeep()  # reloaded: the reward is waiting again, and is stored once retried
+    answer, done = service.reward("lost", decision["decision_id"], 0.5)
+    done.result(10)
+    assert answer["duplicate"] is False and answer["cycle"] == 1
+    service.stop()
+    service = _service(tmp_path)
+    assert service.storage is not None
+    kinds = [e.kind for e in service.storage.events_after(lost.id, -1)]
+    assert kinds == ["decide", "reward"]
+    service.stop()

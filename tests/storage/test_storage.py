@@ -101,11 +101,51 @@ def test_a_failed_commit_fails_every_request_in_it(db_url: str) -> None:
     duplicate = writer.submit([_event("a", 0)])
     with pytest.raises(sa.exc.IntegrityError):
         duplicate.result(timeout=30)
-    assert writer.last_error is not None
-    writer.submit([_event("a", 1)]).result(timeout=30)  # the writer keeps going
+    assert writer.last_error is not None and writer.failed_agents == {"a"}
+    writer.submit([_event("b", 0)]).result(timeout=30)  # the writer keeps going
     assert writer.last_error is None
     writer.close()
-    assert db.count_events("a") == 2
+    assert db.count_events("a") == 1 and db.count_events("b") == 1
+    db.close()
+
+
+def test_a_batch_behind_a_failed_one_of_the_same_agent_is_refused_unwritten(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from krystal.storage import CommitError
+
+    db = Storage(db_url)
+    writer = EventWriter(db)
+    writer.submit([_event("a", 0)]).result(timeout=30)
+    apply, entered, release = db.apply, threading.Event(), threading.Event()
+
+    def slow_failure(writes: list[Write]) -> None:  # the next commit waits, then fails
+        monkeypatch.setattr(db, "apply", apply)
+        entered.set()
+        release.wait(30)
+        raise RuntimeError("connection lost")
+
+    monkeypatch.setattr(db, "apply", slow_failure)
+    failing = writer.submit([_event("a", 1)])
+    assert entered.wait(30)
+    # queued while the first commits: a's next event, and a batch of b's alone
+    queued = writer.submit([_event("a", 2), _event("b", 0)])
+    release.set()
+    with pytest.raises(RuntimeError, match="connection lost"):
+        failing.result(timeout=30)
+    with pytest.raises(CommitError, match="agent a: an earlier change to it was not stored"):
+        queued.result(timeout=30)  # a's seq 2 after a gap at 1: never written, nor b's with it
+    assert writer.failed_agents == {"a", "b"}
+    writer.submit([_event("c", 0)]).result(timeout=30)  # agents that are not behind go on
+    with pytest.raises(CommitError):
+        writer.submit([_event("a", 1)]).result(timeout=30)
+    writer.failed_agents.discard("a")  # what the service does once it has reloaded the agent
+    writer.submit([_event("a", 1)]).result(timeout=30)
+    deleted = writer.submit([Write("delete", {"agent_id": "b"})])  # a deletion is never behind
+    deleted.result(timeout=30)
+    writer.close()
+    assert [e.seq for e in db.events_after("a", -1)] == [0, 1]
+    assert db.count_events("b") == 0 and db.count_events("c") == 1
     db.close()
 
 
@@ -159,16 +199,28 @@ def test_the_process_writer_commits_in_order_and_fails_only_the_bad_batch(db_url
         with pytest.raises(CommitError, match=r"IntegrityError|UniqueViolation"):
             await asyncio.wrap_future(bad)
         assert writer.last_error is not None
-        good = writer.submit([_event("proc", 51)])  # the writer keeps going
+        good = writer.submit([_event("other", 0)])  # the writer keeps going
         await asyncio.wrap_future(good)
         assert writer.last_error is None
+        # a batch sent while the bad one was in flight is refused when its answer comes
+        assert writer.failed_agents == {"proc"}
+        writer.failed_agents.clear()
+        bad = writer.submit([_event("proc", 0)])
+        await asyncio.sleep(0)  # sent: what comes now queues behind it
+        behind = writer.submit([_event("proc", 51)])
+        with pytest.raises(CommitError, match=r"IntegrityError|UniqueViolation"):
+            await asyncio.wrap_future(bad)
+        with pytest.raises(CommitError, match="agent proc: an earlier change"):
+            await asyncio.wrap_future(behind)
+        writer.failed_agents.clear()
+        await asyncio.wrap_future(writer.submit([_event("proc", 51)]))
         await asyncio.to_thread(writer.close)
         with pytest.raises(RuntimeError, match=r"closed|stopped"):
             writer.submit([_event("proc", 52)])
         return writer
 
     writer = asyncio.run(run())
-    assert writer.writes == 52 and writer.batches == 3
+    assert writer.writes == 53 and writer.batches == 4
     assert [e.seq for e in db.events_after("proc", -1)] == list(range(52))
     db.close()
 
@@ -186,15 +238,19 @@ def test_the_process_writer_merges_what_queued_and_splits_it_again_on_a_failure(
     # or each on its own when that fails, so only the bad one is refused
     answers = _commit(db, [(0, [_event("m", 0)]), (1, [_event("m", 1)])])
     assert answers == [(0, None), (1, None)]
-    answers = _commit(db, [(2, [_event("m", 2)]), (3, [_event("m", 0)]), (4, [_event("m", 3)])])
-    assert [number for number, error in answers if error is None] == [2, 4]
+    batches = [(2, [_event("m", 2)]), (3, [_event("m", 0)]), (4, [_event("m", 3)])]
+    answers = _commit(db, [*batches, (5, [_event("n", 0)])])
+    assert [number for number, error in answers if error is None] == [2, 5]
     assert answers[1][0] == 3 and answers[1][1] is not None
-    assert [e.seq for e in db.events_after("m", -1)] == [0, 1, 2, 3]
+    # m's next batch is behind the failed one: refused without being written
+    assert answers[2][0] == 4 and "agent m: an earlier change" in str(answers[2][1])
+    assert [e.seq for e in db.events_after("m", -1)] == [0, 1, 2]
+    assert db.count_events("n") == 1
 
     async def many_in_flight() -> None:
         writer = ProcessWriter(db_url, asyncio.get_running_loop())
         futures = []
-        for seq in range(4, 304):  # a batch each: later ones queue behind the first
+        for seq in range(3, 303):  # a batch each: later ones queue behind the first
             futures.append(writer.submit([_event("m", seq)]))
             await asyncio.sleep(0)
         await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
@@ -202,7 +258,7 @@ def test_the_process_writer_merges_what_queued_and_splits_it_again_on_a_failure(
         await asyncio.to_thread(writer.close)
 
     asyncio.run(many_in_flight())
-    assert [e.seq for e in db.events_after("m", -1)] == list(range(304))
+    assert [e.seq for e in db.events_after("m", -1)] == list(range(303))
     with pytest.raises(CommitError, match="could not open the database"):
         asyncio.run(_start_writer("sqlite:////proc/no/such/dir/k.db"))
     db.close()

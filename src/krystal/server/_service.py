@@ -144,10 +144,7 @@ class Service:
         # what is not stored. It refuses changes until :meth:`recover` reloads it.
         agent = self.agent(name)
         if self._ahead_of_database(agent):
-            raise UnavailableError(
-                f"agent {name!r}: a change to it could not be stored, so it refuses changes "
-                "until it has been reloaded from the database (within seconds); retry"
-            )
+            raise _not_stored(name)
         return agent
 
     def _ahead_of_database(self, agent: HostedAgent) -> bool:
@@ -214,12 +211,33 @@ class Service:
         """Reward a decision the agent holds in memory; None if it must be looked up."""
         if not isinstance(decision_id, str) or not decision_id:
             raise InputError(f"decision_id: expected a decision id string, got {decision_id!r}")
-        result = self._writable(name).reward(decision_id, reward, self._submit)
+        agent = self._writable(name)
+        result = agent.reward(decision_id, reward, self._submit)
         if result is not None and result[1] is None:
             # a repeat: answered once everything before it, its original too, is committed
             assert self.writer is not None
-            return result[0], self.writer.barrier()
+            return result[0], self._stored(agent, self.writer.barrier())
         return result
+
+    def _stored(self, agent: HostedAgent, barrier: Future[None] | None) -> Future[None] | None:
+        # A repeat that passed the check in _writable before its original's commit failed
+        # must not be acknowledged either: once everything before it is done (the writer
+        # has noted the failure by then), look again.
+        if barrier is None:
+            return None
+        checked: Future[None] = Future()
+
+        def settle(done: Future[None]) -> None:
+            error = done.exception()
+            if error is None and (agent.retired or self._ahead_of_database(agent)):
+                error = _not_stored(agent.name)
+            if error is None:
+                checked.set_result(None)
+            else:
+                checked.set_exception(error)
+
+        barrier.add_done_callback(settle)
+        return checked
 
     def reward_from_log(self, name: str, decision_id: str, reward: float) -> Result:
         """Answer a reward for a decision no longer in memory from the event log."""
@@ -408,3 +426,10 @@ class Service:
     def _submit(self, writes: Sequence[Write]) -> Future[None]:
         assert self.writer is not None
         return self.writer.submit(writes)
+
+
+def _not_stored(name: str) -> UnavailableError:
+    return UnavailableError(
+        f"agent {name!r}: a change to it could not be stored, so it refuses changes "
+        "until it has been reloaded from the database (within seconds); retry"
+    )

@@ -44,7 +44,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from krystal.storage._repository import Storage, Write
-from krystal.storage._writer import BatchCommitter
+from krystal.storage._writer import BatchCommitter, CommitError, behind, refusal, written_agents
 
 logger = logging.getLogger("krystal.storage")
 
@@ -52,10 +52,6 @@ _READY_TIMEOUT = 60.0
 _LENGTH = struct.Struct("!i")  # multiprocessing's framing: a length before each message
 _CHILD = "import sys; from krystal.storage import _process_writer as w; w.main(sys.argv[1])"
 _SOURCE_ROOT = str(Path(__file__).resolve().parents[2])  # where ``krystal`` is imported from
-
-
-class CommitError(RuntimeError):
-    """The writer process could not commit a batch (its message says why)."""
 
 
 class ProcessWriter(BatchCommitter):
@@ -166,17 +162,30 @@ class ProcessWriter(BatchCommitter):
         # On the loop only: the one thread that writes to the socket. Everything queued
         # goes as one message (one system call), its batches numbered in order, once
         # the message before it has been answered.
+        refused = []
         with self._lock:
             if self._dead or not self._queue or self._outbox or self._sent:
                 return
-            taken = list(self._queue)
+            taken = []
+            for writes, future in self._queue:
+                agent = behind(writes, self.failed_agents)
+                if agent is None:
+                    taken.append((writes, future))
+                else:  # behind a batch that failed: not sent (see _writer)
+                    self._note_failed(writes)
+                    refused.append((writes, future, agent))
             self._queue.clear()
             first = self._numbered
             self._numbered += len(taken)
-        payload = pickle.dumps((first, [writes for writes, _ in taken]), pickle.HIGHEST_PROTOCOL)
-        with self._lock:
             for offset, (writes, future) in enumerate(taken):
                 self._sent.append((first + offset, writes, future))
+            if not self._sent:
+                self._idle.notify_all()
+        for writes, future, agent in refused:  # outside the lock: callbacks may submit
+            self._refused(writes, future, refusal(agent))
+        if not taken:
+            return
+        payload = pickle.dumps((first, [writes for writes, _ in taken]), pickle.HIGHEST_PROTOCOL)
         self._outbox += _LENGTH.pack(len(payload))
         self._outbox += payload
         self._flush()
@@ -291,7 +300,8 @@ def serve_writes(pipe: Connection) -> None:
 def _commit(
     storage: Storage, batches: list[tuple[int, list[Write]]]
 ) -> list[tuple[int, str | None]]:
-    """Commit ``batches`` in one transaction, or one by one when that fails."""
+    """Commit ``batches`` in one transaction, or one by one when that fails (a batch
+    behind a failed one of the same agent is then refused, as the parent does)."""
     if len(batches) > 1:
         try:
             storage.apply([write for _, writes in batches for write in writes])
@@ -299,13 +309,20 @@ def _commit(
         except Exception:
             pass  # each on its own below, so only the bad one fails
     answers: list[tuple[int, str | None]] = []
+    failed: set[str] = set()
     for number, writes in batches:
+        agent = behind(writes, failed)
+        if agent is not None:
+            answers.append((number, str(refusal(agent))))
+            failed |= written_agents(writes)
+            continue
         try:
             storage.apply(writes)
             answers.append((number, None))
         except Exception as exc:
             logger.exception("could not commit %d writes", len(writes))
             answers.append((number, f"{type(exc).__name__}: {exc}"))
+            failed |= written_agents(writes)
     return answers
 
 

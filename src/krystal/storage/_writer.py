@@ -10,6 +10,14 @@ also keeps each agent's events in the order they were applied in memory.
 Every write of a batch shares the batch's one future: a busy service makes thousands of
 writes a second, and a future per write (a lock and a condition each) was a good part of
 what a request cost and of what the service kept in memory.
+
+Once a batch is not committed, its agents are *behind*: the service holds in memory
+changes the database lacks. Every later batch with a write for such an agent is refused
+too, whole and without touching the database, until the service has reloaded the agent
+and taken it out of :attr:`BatchCommitter.failed_agents`. So each agent's stored events
+stay exactly a prefix of what it did: a batch that queued behind a failed one cannot be
+committed after it (a PostgreSQL connection that drops and comes back, a lock that times
+out once) and leave a gap, or a checkpoint of a state the log does not reach.
 """
 
 from __future__ import annotations
@@ -25,6 +33,48 @@ from krystal.storage._repository import Storage, Write
 logger = logging.getLogger("krystal.storage")
 
 _MAX_BATCH = 2000
+
+
+class CommitError(RuntimeError):
+    """A batch was not committed (its message says why)."""
+
+
+def written_agents(writes: Sequence[Write]) -> set[str]:
+    """The ids of the agents that ``writes`` are about.
+
+    >>> sorted(written_agents([Write("event", {"agent_id": "a"}), Write("agent", {"id": "b"})]))
+    ['a', 'b']
+    """
+    found = set()
+    for write in writes:
+        agent = write.row.get("agent_id", write.row.get("id"))
+        if isinstance(agent, str):
+            found.add(agent)
+    return found
+
+
+def behind(writes: Sequence[Write], failed: set[str]) -> str | None:
+    """The first agent in ``failed`` that ``writes`` change, else None. A deletion does
+    not count: it removes everything of the agent, whatever the database held.
+
+    >>> behind([Write("delete", {"agent_id": "a"}), Write("event", {"agent_id": "b"})], {"a", "b"})
+    'b'
+    """
+    if not failed:
+        return None
+    for write in writes:
+        agent = write.row.get("agent_id", write.row.get("id"))
+        if write.kind != "delete" and agent in failed:
+            return str(agent)
+    return None
+
+
+def refusal(agent: str) -> CommitError:
+    """The error of a batch refused because ``agent`` is behind the database."""
+    return CommitError(
+        f"agent {agent}: an earlier change to it was not stored, so later ones are not "
+        "either until it has been reloaded from the database"
+    )
 
 
 class BatchCommitter:
@@ -45,7 +95,8 @@ class BatchCommitter:
         self._newest: Future[None] | None = None
         self._closed = False
         #: Agents with a write in a batch that was not committed: what the service holds
-        #: in memory for them is ahead of the database.
+        #: in memory for them is ahead of the database. A later batch with a write for
+        #: one of them is refused (see the module docstring) until it is discarded here.
         self.failed_agents: set[str] = set()
 
     def submit(self, writes: Sequence[Write]) -> Future[None]:
@@ -82,12 +133,13 @@ class BatchCommitter:
             self._commit(writes, future)
 
     def _note_failed(self, writes: Sequence[Write]) -> None:
-        for write in writes:
-            agent = write.row.get("agent_id", write.row.get("id"))
-            if isinstance(agent, str):
-                self.failed_agents.add(agent)
+        self.failed_agents |= written_agents(writes)
 
     def _commit(self, writes: list[Write], future: Future[None]) -> None:
+        agent = behind(writes, self.failed_agents)
+        if agent is not None:
+            self._refused(writes, future, refusal(agent))
+            return
         try:
             self._storage.apply(writes)
         except Exception as exc:
