@@ -71,6 +71,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         # the process. Frozen, it is out of the collector's sight: a full collection under
         # load no longer walks it, which took tens of milliseconds, the slowest requests
         # of a benchmark run.
+        frozen = gc.get_freeze_count()
         gc.collect()
         gc.freeze()
         # A full collection still walks everything made since (the agents' buffers, the
@@ -84,6 +85,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         finally:
             await run_in_threadpool(service.stop)
             gc.set_threshold(*thresholds)
+            if frozen == 0:  # else the embedding program froze objects of its own: leave them
+                gc.unfreeze()  # what this app froze can be collected once it is gone
 
     app = _ServiceApp(
         title="Krystal",
