@@ -12,15 +12,23 @@ RESULTS = Path(__file__).parent / "results"
 def learning_table(document: dict) -> str:
     lines = [
         "| domain | shift | Krystal | best fixed | ratio | preset default | random | "
-        "recovery steps (per seed) |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        "recovery steps (per seed) | against the fixed setting's tail: Krystal / the "
+        "fixed setting itself |",
+        "|---|---|---:|---:|---:|---:|---:|---|---|",
     ]
+
+    def steps(values: list) -> str:
+        return ", ".join("-" if v is None else str(v) for v in values)
+
     for r in document["results"]:
-        recovery = ", ".join("-" if v is None else str(v) for v in r.get("recovery_steps", []))
+        tail = ""
+        if "recovery_to_tail" in r:
+            tail = f"{steps(r['recovery_to_tail'])} / {steps(r['best_fixed_recovery_to_tail'])}"
         lines.append(
             f"| {r['domain']} | {'yes' if r['shift'] else 'no'} | {r['krystal']:.3f} | "
             f"{r['best_fixed']:.3f} | {r['ratio_to_best_fixed']:.3f} | {r['default']:.3f} | "
-            f"{r['random']:.3f} | {recovery or 'n/a'} |"
+            f"{r['random']:.3f} | {steps(r.get('recovery_steps', [])) or 'n/a'} | "
+            f"{tail or 'n/a'} |"
         )
     return "\n".join(lines)
 

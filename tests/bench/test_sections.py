@@ -87,6 +87,11 @@ def test_control_section_end_to_end(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert not plain["shift"] and shifted["shift"]
     assert "krystal" in plain["policies"] and "best_fixed" in plain["policies"]
     assert all("recovery_median" in v for v in shifted["policies"].values())
+    # the best fixed setting is its own reference: recovered at once, whatever the world
+    assert shifted["policies"]["best_fixed"]["recovery"] == [0] * len(
+        shifted["policies"]["best_fixed"]["recovery"]
+    )
+    assert all("recovery_to_tail_median" in v for v in shifted["policies"].values())
     check_contract(control, result, tmp_path)
 
 
@@ -95,6 +100,33 @@ def test_recovery_is_the_first_window_that_reaches_the_target() -> None:
     # The window of 100 after step t averages (0.2 (30 - t) + (70 + t)) / 100 >= 0.9 at t = 18.
     assert control.recovery_steps(rewards, 100, 0.9) == 18
     assert control.recovery_steps([0.0] * 400, 100, 0.5) is None
+
+
+def test_matched_recovery_compares_each_window_with_the_same_window_of_the_reference() -> None:
+    # A world whose rewards swing: hard stretches (0.1) between easy ones (0.9).
+    world = ([0.1] * 80 + [0.9] * 80) * 3
+    shift = 40
+    # Learning from the shift on: nothing for 60 steps, then what the fixed setting earns.
+    learner = world[:shift] + [0.0] * 60 + world[shift + 60 :]
+    # After the first catch-up the windows are equal, so it recovers as soon as the zero
+    # stretch weighs less than 10 % of the reference window.
+    found = control.matched_recovery(learner, world, shift)
+    assert found is not None and 0 < found < 60
+    window = control.WINDOW
+    mine, ref = (
+        sum(learner[shift + found : shift + found + window]),
+        sum(world[shift + found : shift + found + window]),
+    )
+    assert mine >= 0.9 * ref - 1e-9
+    before = found - 1
+    mine = sum(learner[shift + before : shift + before + window])
+    ref = sum(world[shift + before : shift + before + window])
+    assert mine < 0.9 * ref
+    # A policy that stays 20 % below the fixed setting never counts as recovered, and
+    # with negative rewards "within 10 %" means at most 10 % of the magnitude below.
+    assert control.matched_recovery([0.8 * v for v in world], world, shift) is None
+    assert control.matched_recovery([-0.5] * 300, [-0.46] * 300, 0) == 0
+    assert control.matched_recovery([-0.52] * 300, [-0.46] * 300, 0) is None
 
 
 def test_setpoint_section_end_to_end(tmp_path: Path) -> None:

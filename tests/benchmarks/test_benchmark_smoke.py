@@ -68,7 +68,6 @@ def test_learning_script_writes_results(tmp_path: Path) -> None:
             "1",
             "--steps",
             "300",
-            "--no-shift",
             "--workers",
             "1",
             "--out",
@@ -79,12 +78,15 @@ def test_learning_script_writes_results(tmp_path: Path) -> None:
         timeout=300,
     )
     document = json.loads(out.read_text())
-    (result,) = document["results"]
-    assert result["domain"] == "game"
+    result, shifted = document["results"]
+    assert result["domain"] == "game" and not result["shift"] and shifted["shift"]
     for key in ("krystal", "random", "default", "best_fixed"):
         assert isinstance(result[key], float)
     # The best fixed setting is the best constant action on the scoring window.
     assert result["best_fixed"] >= result["default"]
+    # Both recovery measures, per seed (the run ends before the shift: never recovered).
+    for key in ("recovery_steps", "recovery_to_tail", "best_fixed_recovery_to_tail"):
+        assert shifted[key] == [None]
     assert out.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
 
 

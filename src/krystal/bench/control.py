@@ -17,8 +17,14 @@ last 500 steps (``steps // 6`` in the quick suite). Policies:
   features, cost = -reward.
 
 Recovery after a shift: steps after the shift until the mean reward of the next 100
-steps first reaches the new best fixed setting's score on that seed less 10 % of its
-magnitude (``None``: never within the run).
+steps first comes within 10 % of what the new best fixed setting earned over the same
+100 steps of the same world (``None``: never within the run). The rewards of these
+worlds swing with what happens in them (a combat scene, a burst of traffic, night),
+so a window is only fairly judged against the same window: against the fixed
+setting's score over the last steps, as the first version of this measure did, even
+the best fixed setting itself "recovers" only hundreds of steps after the shift on
+some seeds (the wait for an easy scene). That measure is still reported, as
+``recovery_to_tail``.
 """
 
 from __future__ import annotations
@@ -253,6 +259,34 @@ def recovery_steps(rewards: list[float], shift_at: int, target: float) -> int | 
     return None
 
 
+def matched_recovery(
+    rewards: list[float], reference: list[float], shift_at: int, tolerance: float = 0.1
+) -> int | None:
+    """Steps after ``shift_at`` until the next ``WINDOW`` rewards average within
+    ``tolerance`` (of its magnitude) of what ``reference`` averaged over the same steps.
+
+    A policy that earns what the fixed setting does from step 50 on, in a world whose
+    first 100 steps are hard: against the fixed setting's later score (0.8, less 10 %)
+    it would count as recovered only once the hard stretch is out of the window.
+
+    >>> world = [0.2] * 100 + [0.8] * 200
+    >>> late = [0.0] * 50 + world[50:]
+    >>> matched_recovery(late, world, 0), recovery_steps(late, 0, 0.72)
+    (31, 87)
+    """
+    after, ref = rewards[shift_at:], reference[shift_at:]
+    if len(after) < WINDOW or len(ref) < len(after):
+        return None
+    total, target = sum(after[:WINDOW]), sum(ref[:WINDOW])
+    for t in range(len(after) - WINDOW + 1):
+        if t:
+            total += after[t + WINDOW - 1] - after[t - 1]
+            target += ref[t + WINDOW - 1] - ref[t - 1]
+        if total >= target - tolerance * abs(target) - 1e-9:
+            return t
+    return None
+
+
 def missing_peers() -> dict[str, str]:
     """Peer -> reason, for each peer whose package is not installed."""
     import importlib.util
@@ -326,15 +360,23 @@ def run(*, quick: bool, seeds: int | None = None, progress: Progress) -> dict[st
                     for s in range(size["seeds"])
                 )
             ]
+            never = size["steps"] - size["shift_at"]
             for p in policies:
+                rewards = [runs[(d, sh, s, p)]["rewards"] for s in range(size["seeds"])]
                 rec = [
-                    recovery_steps(runs[(d, sh, s, p)]["rewards"], size["shift_at"], targets[s])
+                    matched_recovery(
+                        rewards[s], runs[(d, sh, s, "best_fixed")]["rewards"], size["shift_at"]
+                    )
+                    for s in range(size["seeds"])
+                ]
+                to_tail = [
+                    recovery_steps(rewards[s], size["shift_at"], targets[s])
                     for s in range(size["seeds"])
                 ]
                 entry["policies"][p]["recovery"] = rec
-                entry["policies"][p]["recovery_median"] = _median_recovery(
-                    rec, size["steps"] - size["shift_at"]
-                )
+                entry["policies"][p]["recovery_median"] = _median_recovery(rec, never)
+                entry["policies"][p]["recovery_to_tail"] = to_tail
+                entry["policies"][p]["recovery_to_tail_median"] = _median_recovery(to_tail, never)
         if "krystal" in entry["policies"]:
             entry["phase_history"] = runs[(d, sh, 0, "krystal")]["phase_history"]
         results.append(entry)
@@ -389,7 +431,8 @@ def _judge(results: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[st
         goals.append(
             goal(
                 f"control/{entry['domain']} (shift): recovers faster than every peer "
-                "(0 = no dip below the target counts as a win)",
+                "(within 10 % of the best fixed setting over the same 100 steps; 0 = no "
+                "dip below it counts as a win)",
                 ours < peers[fastest] or ours == 0,
                 f"krystal {ours:.0f} steps vs {fastest} {peers[fastest]:.0f} (medians; "
                 f"per seed {pols['krystal']['recovery']})",
@@ -422,12 +465,29 @@ def render_markdown(result: dict[str, Any]) -> str:
             cells.append(f"**{text}**" if p == best else text)
         rows.append([entry["domain"] + (" + shift" if entry["shift"] else ""), *cells])
     lines += table(["domain", *names], rows)
-    lines += ["", "Recovery after the shift (median steps; post-shift length = never):", ""]
+    lines += [
+        "",
+        "Recovery after the shift: median steps until the next 100 steps' mean reward is",
+        "within 10 % of the best fixed setting's over the same steps (post-shift length =",
+        "never); in brackets, the first version of the measure, against the best fixed",
+        "setting's score over the last steps (which the best fixed setting itself only",
+        "reaches once the world is in an easy stretch):",
+        "",
+    ]
     rows = []
     for entry in result["results"]:
         if entry["shift"]:
             pols = entry["policies"]
-            rows.append([entry["domain"], *(f"{pols[p]['recovery_median']:.0f}" for p in names)])
+            rows.append(
+                [
+                    entry["domain"],
+                    *(
+                        f"{pols[p]['recovery_median']:.0f} "
+                        f"({pols[p].get('recovery_to_tail_median', float('nan')):.0f})"
+                        for p in names
+                    ),
+                ]
+            )
     lines += table(["domain", *names], rows)
     lines += ["", *goals_markdown(result)]
     return "\n".join(lines)
