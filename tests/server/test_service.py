@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -297,17 +298,23 @@ def test_the_app_makes_full_collections_rarer_while_it_runs_and_restores_them(
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
 
 
-def test_an_agent_whose_change_was_not_stored_refuses_changes_until_it_is_reloaded(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from krystal.server import UnavailableError
-
+def _lost_and_fine(tmp_path: Path) -> tuple[Service, dict[str, Any], random.Random]:
+    """A service with agents "lost" and "fine", and a stored decision of "lost"."""
     service = _service(tmp_path, checkpoint_interval=3600)
     for name in ("lost", "fine"):
         service.create_agent(name, config={"seed": 1})[1].result(10)
     rng = random.Random(0)
     decision, done = service.decide("lost", _observation(rng))
     done.result(10)
+    return service, decision, rng
+
+
+def test_an_agent_whose_change_was_not_stored_refuses_changes_until_it_is_reloaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from krystal.server import UnavailableError
+
+    service, decision, rng = _lost_and_fine(tmp_path)
     assert service.storage is not None
     apply = service.storage.apply
 
@@ -350,12 +357,7 @@ def test_a_repeat_that_passed_the_check_before_a_failure_was_noted_is_not_acknow
 
     from krystal.server import UnavailableError
 
-    service = _service(tmp_path, checkpoint_interval=3600)
-    for name in ("lost", "fine"):
-        service.create_agent(name, config={"seed": 1})[1].result(10)
-    rng = random.Random(0)
-    decision, done = service.decide("lost", _observation(rng))
-    done.result(10)
+    service, decision, rng = _lost_and_fine(tmp_path)
     assert service.storage is not None
     apply, entered, release = service.storage.apply, threading.Event(), threading.Event()
 
