@@ -125,3 +125,19 @@ def test_each_peer_runs_its_budget_and_reports_a_regret(peer: str, modules: list
     assert out["trace"] == sorted(out["trace"], reverse=True)  # best-so-far never worsens
     assert 0.0 <= out["final"] < 3.33
     assert out["overhead_s"] >= 0.0
+
+
+def test_pyswarms_leaves_the_process_logging_and_working_directory_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    if _missing("pyswarms"):
+        pytest.skip("pyswarms not installed: pip install 'krystal-sdk[bench]'")
+    monkeypatch.chdir(tmp_path)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    blackbox.run_one("pyswarms_gbest", PROBLEMS["branin"], 20, seed=0)
+    # its reporter used to point the root logger at stderr and ./report.log
+    assert root.handlers == handlers and root.level == level
+    assert list(tmp_path.iterdir()) == []

@@ -24,9 +24,11 @@ from __future__ import annotations
 import contextlib
 import importlib
 import math
+import os
 import pathlib
 import random
 import statistics
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -304,17 +306,43 @@ def _one_row_predictions_are_scalars() -> Iterator[None]:
         linear_model.LinearRegression = original
 
 
+@contextlib.contextmanager
+def _logging_left_alone() -> Iterator[None]:
+    """Import pyswarms and build its optimisers without its reporters reconfiguring logging.
+
+    pyswarms makes a reporter at import and one per optimiser, and each calls
+    ``logging.config.dictConfig``: the whole process's root logger then sends INFO
+    records to stderr and to a ``report.log`` it creates in the working directory
+    (alembic's migration lines, among others, ended up there). Its own switch for that
+    set-up is ``LOG_CFG``, a YAML file: inside this block it names one that changes
+    nothing (an incremental configuration with no entries).
+    """
+    previous = os.environ.get("LOG_CFG")
+    with tempfile.TemporaryDirectory() as folder:
+        config = pathlib.Path(folder) / "logging.yaml"
+        config.write_text("version: 1\nincremental: true\n", encoding="utf-8")
+        os.environ["LOG_CFG"] = str(config)
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop("LOG_CFG", None)
+            else:
+                os.environ["LOG_CFG"] = previous
+
+
 def _run_pyswarms(problem: Problem, budget: int, seed: int, rec: Recorder) -> list[float]:
     np = require("numpy", "bench")
-    ps = require("pyswarms", "bench")
     np.random.seed(seed)  # pyswarms draws from numpy's global generator
     particles = 10
-    optimizer = ps.single.GlobalBestPSO(
-        n_particles=particles,
-        dimensions=problem.dim,
-        options={"c1": 0.5, "c2": 0.3, "w": 0.9},  # the values of pyswarms' own examples
-        bounds=(np.array(problem.low), np.array(problem.high)),
-    )
+    with _logging_left_alone():
+        ps = require("pyswarms", "bench")
+        optimizer = ps.single.GlobalBestPSO(
+            n_particles=particles,
+            dimensions=problem.dim,
+            options={"c1": 0.5, "c2": 0.3, "w": 0.9},  # the values of pyswarms' own examples
+            bounds=(np.array(problem.low), np.array(problem.high)),
+        )
     optimizer.optimize(
         lambda swarm: np.array([rec(row) for row in swarm]),
         iters=budget // particles,
