@@ -51,6 +51,8 @@ _RATE_WINDOW = 60.0
 MAX_AGENT_SIZE = {"python": 256, "numpy": 512}
 
 logger = logging.getLogger("krystal.server")
+# Every event's payload goes through one encoder (json.dumps with options builds one a call).
+_ENCODE_PAYLOAD = json.JSONEncoder(allow_nan=False).encode
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DECISION_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -615,7 +617,7 @@ class HostedAgent:
                 "kind": kind,
                 "decision_id": did,
                 "reward": reward,
-                "payload": json.dumps(payload, allow_nan=False),
+                "payload": _ENCODE_PAYLOAD(payload),
                 "created_at": now,
             },
         )

@@ -40,6 +40,8 @@ _JSON = b"application/json"
 _JSON_HEADERS = [(b"content-type", _JSON)]
 _HEADERS = (b"content-type", b"authorization", b"x-api-key")
 _OPERATOR = role_rank("operator")
+# One encoder for every answer: json.dumps with options builds a new one per call.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
 class _Unusual(Exception):
@@ -213,7 +215,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 async def _send_json(send: Send, status: int, document: Any) -> None:
     try:
-        body = json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
+        body = _ENCODE(document).encode()
     except ValueError:  # a non-finite number: null, as the routes' response models give
         body = json.dumps(json_safe(document), separators=(",", ":")).encode()
     headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
