@@ -43,3 +43,18 @@ def test_serve_says_where_the_dashboard_and_docs_are(tmp_path: Path) -> None:
         server.stop()
     assert f"dashboard {server.url}/" in output and f"API docs {server.url}/docs" in output
     assert "auth off" in output
+
+
+def test_serve_refuses_a_database_another_service_is_serving(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    db = f"sqlite:///{tmp_path / 'k.db'}"
+    server = LiveServer(db, tmp_path).start()
+    try:
+        assert server.process is not None
+        result = cli("serve", "--db", db, "--port", "1")
+        assert result.exit_code == 1
+        assert f"already being served by process {server.process.pid}" in result.stderr
+        assert "another database" in result.stderr
+    finally:
+        server.stop()
+    unreachable = cli("serve", "--db", "postgresql://nobody@127.0.0.1:1/none")
+    assert unreachable.exit_code == 1 and "db: cannot open" in unreachable.stderr

@@ -21,10 +21,13 @@ def _service(tmp_path: Path, **options: object) -> Service:
 
 
 def _crash(service: Service) -> None:
-    """Stop the way a killed process does: commit nothing more, checkpoint nothing."""
+    """Stop the way a killed process does: commit nothing more, checkpoint nothing, and
+    let go of the database's lease (the operating system drops a dead process's lock)."""
     service._stop.set()
     assert service.writer is not None and service.storage is not None
     service.writer.close()
+    assert service._lease is not None
+    service._lease.release()
     service.storage.close()
 
 
@@ -393,3 +396,22 @@ def test_a_repeat_that_passed_the_check_before_a_failure_was_noted_is_not_acknow
     kinds = [e.kind for e in service.storage.events_after(lost.id, -1)]
     assert kinds == ["decide", "reward"]
     service.stop()
+
+
+def test_a_second_service_on_the_same_database_is_refused(tmp_path: Path) -> None:
+    from krystal.storage import DatabaseInUseError
+
+    first = _service(tmp_path)
+    decision, done = first.decide("default", {"load": 0.5})
+    done.result(10)
+    second = Service(ServerSettings(db=f"sqlite:///{tmp_path / 'k.db'}"))
+    # both would host every agent, each numbering its events on its own
+    with pytest.raises(DatabaseInUseError, match="already being served by process"):
+        second.start()
+    answer, done = first.reward("default", decision["decision_id"], 1.0)  # untouched
+    done.result(10)
+    assert answer["learned"] is True
+    first.stop()
+    second.start()  # once the first has stopped, the database is free
+    assert second.agent("default").krystal.cycle == 1
+    second.stop()

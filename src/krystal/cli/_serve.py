@@ -45,7 +45,8 @@ def serve(
     config: ConfigOption = None,
 ) -> None:
     """Serve hosted agents over HTTP: the /v1 API, the earlier /api endpoints, /health,
-    /metrics and the API docs at /docs. One process: agents live in its memory.
+    /metrics and the API docs at /docs. One process: agents live in its memory, and one
+    service at a time may serve a database (a second one is refused).
     """
     settings = load_settings(config)
     try:
@@ -62,6 +63,7 @@ def serve(
         fail('serving needs uvicorn, which is not installed: pip install "krystal-sdk[server]"')
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
+    _refuse_if_served(server.db)
     base = f"http://{_url_host(server.host)}:{server.port}"
     stdout().print(
         f"Krystal service on {base} — dashboard {base}/ · API docs {base}/docs · "
@@ -112,3 +114,24 @@ def _hide_password(url: str) -> str:
         return str(normalise_url(url).render_as_string(hide_password=True))
     except ConfigError:
         return url
+
+
+def _refuse_if_served(db: str) -> None:
+    """Exit with the reason when ``db`` cannot be opened or another service serves it.
+
+    The service takes the database's lease itself when it starts (so two started at the
+    same moment are still told apart); asking here first gives the plain message
+    instead of a failed application start-up.
+    """
+    from krystal.storage import DatabaseInUseError, ServingLease, Storage
+
+    try:
+        storage = Storage(db)
+    except Exception as exc:
+        fail(f"db: cannot open {_hide_password(db)}: {exc}")
+    try:
+        ServingLease.take(storage).release()
+    except DatabaseInUseError as exc:
+        fail(str(exc))
+    finally:
+        storage.close()

@@ -34,7 +34,15 @@ from krystal.server._hosted import (
     scratch_folder,
 )
 from krystal.server._settings import ServerSettings
-from krystal.storage import EventWriter, ProcessWriter, Storage, StoredKey, Write, role_rank
+from krystal.storage import (
+    EventWriter,
+    ProcessWriter,
+    ServingLease,
+    Storage,
+    StoredKey,
+    Write,
+    role_rank,
+)
 
 logger = logging.getLogger("krystal.server")
 
@@ -72,6 +80,7 @@ class Service:
         self._stop = threading.Event()
         self._upkeep: threading.Thread | None = None
         self._keys: dict[str, tuple[StoredKey | None, float]] = {}
+        self._lease: ServingLease | None = None
 
     # -- life cycle ----------------------------------------------------------------
 
@@ -84,6 +93,11 @@ class Service:
         loop's, as the app's lifespan does, while the loop keeps running.
         """
         self.storage = Storage(self.settings.db)
+        try:  # one service at a time on a database (see krystal.storage.ServingLease)
+            self._lease = ServingLease.take(self.storage)
+        except BaseException:
+            self.storage.close()
+            raise
         self._loop = loop
         if loop is None:
             self.writer = EventWriter(self.storage)
@@ -110,6 +124,8 @@ class Service:
                 if future is not None:
                     future.result(60)
             self.writer.close()
+        if self._lease is not None:
+            self._lease.release()
         if self.storage is not None:
             self.storage.close()
         shutil.rmtree(self._folder, ignore_errors=True)

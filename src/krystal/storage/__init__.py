@@ -18,6 +18,7 @@ require("sqlalchemy", "server")
 
 from krystal.storage._engine import create_engine, migrate, normalise_url  # noqa: E402
 from krystal.storage._keys import ROLES, hash_token, new_token, role_rank  # noqa: E402
+from krystal.storage._lease import DatabaseInUseError, ServingLease  # noqa: E402
 from krystal.storage._process_writer import ProcessWriter  # noqa: E402
 from krystal.storage._repository import (  # noqa: E402
     Storage,
@@ -31,8 +32,10 @@ from krystal.storage._writer import CommitError, EventWriter  # noqa: E402
 __all__ = [
     "ROLES",
     "CommitError",
+    "DatabaseInUseError",
     "EventWriter",
     "ProcessWriter",
+    "ServingLease",
     "Storage",
     "StoredAgent",
     "StoredEvent",
