@@ -93,6 +93,30 @@ def test_bad_requests_name_the_field(api: httpx.Client) -> None:
     assert not names & {"x1", "x2", "bad name"}
 
 
+def test_a_body_over_the_limit_is_refused_unread(api: httpx.Client) -> None:
+    big = b'{"observation": {"load": 0.5}, "padding": "' + b"x" * 2_000_000 + b'"}'
+    for path in ("/v1/agents/default/decide", "/v1/agents", "/api/decide"):
+        refused = api.post(path, content=big, headers={"content-type": "application/json"})
+        assert refused.status_code == 413, (path, refused.text)
+        assert refused.json()["detail"] == (
+            f"request body: expected at most 1048576 bytes, got {len(big)}"
+        )
+
+    def chunks() -> Iterator[bytes]:  # no content-length: counted as it arrives
+        yield b'{"observation": {"load": 0.5}, "padding": "'
+        for _ in range(40):
+            yield b"x" * 50_000
+
+    for path in ("/v1/agents/default/decide", "/v1/agents"):
+        chunked = api.post(path, content=chunks(), headers={"content-type": "application/json"})
+        assert chunked.status_code == 413, (path, chunked.text)
+        assert "expected at most 1048576 bytes" in chunked.json()["detail"]
+    # the service goes on, and a body within the limit is read as ever
+    fine = api.post("/v1/agents/default/decide", json={"observation": {"load": 0.5}})
+    assert fine.status_code == 200, fine.text
+    assert 'krystal_errors_total{status="413"} 5.0' in api.get("/metrics").text
+
+
 def test_legacy_api_drives_the_default_agent(api: httpx.Client) -> None:
     assert api.post("/api/reset").json()["cycle"] == 0
     assert api.post("/api/reward", json={"reward": 1.0}).status_code == 409

@@ -80,6 +80,7 @@ def serve(
                 "KRYSTAL_SERVER_AUTH": str(server.auth).lower(),
                 "KRYSTAL_SERVER_REWARD_WAIT": str(server.reward_wait),
                 "KRYSTAL_SERVER_DEFAULT_REWARD": str(server.default_reward),
+                "KRYSTAL_SERVER_MAX_BODY": str(server.max_body),
             }
         )
         uvicorn.run(

@@ -201,6 +201,11 @@ class KrystalSettings(BaseSettings):
     server_default_reward: float = Field(
         default=0.0, allow_inf_nan=False, description="Reward given when the wait runs out."
     )
+    server_max_body: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Largest request body the service reads, in bytes (larger: 413).",
+    )
 
     @field_validator("domain", mode="before")
     @classmethod

@@ -25,6 +25,7 @@ from krystal.server import _schemas as s
 from krystal.server._auth import requires
 from krystal.server._errors import KNOWN_ERRORS, status_of
 from krystal.server._hot import HotPath
+from krystal.server._limits import BodyLimit
 from krystal.server._metrics import ServiceMetrics
 from krystal.server._service import Service
 from krystal.server._settings import ServerSettings
@@ -34,19 +35,20 @@ _FULL_COLLECTION_AFTER = 100
 
 
 class _ServiceApp(FastAPI):
-    """The FastAPI app with :class:`~krystal.server._hot.HotPath` in front of everything.
+    """The FastAPI app with :class:`~krystal.server._hot.HotPath` in front of everything,
+    behind :class:`~krystal.server._limits.BodyLimit`.
 
-    In front of FastAPI's own middleware too (error pages, telemetry, body limits): for
-    the requests it answers, those layers cost about as much again as the hot path.
+    In front of FastAPI's own middleware too (error pages, telemetry): for the requests
+    it answers, those layers cost about as much again as the hot path.
     """
 
-    hot_path: HotPath | None = None
+    front: BodyLimit | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.hot_path is None:
+        if self.front is None:
             await super().__call__(scope, receive, send)
         else:
-            await self.hot_path(scope, receive, send)
+            await self.front(scope, receive, send)
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
@@ -100,7 +102,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.metrics = metrics = ServiceMetrics(service)
     app.include_router(_routes.router)
     app.include_router(_legacy.router)
-    app.hot_path = HotPath(partial(FastAPI.__call__, app), service, metrics)
+    hot_path = HotPath(partial(FastAPI.__call__, app), service, metrics)
+    app.front = BodyLimit(hot_path, settings.max_body, metrics)
 
     async def known_error(request: Request, exc: Exception) -> JSONResponse:
         status = status_of(exc)
@@ -192,6 +195,7 @@ def create_app_from_environment() -> FastAPI:
             default_reward=float(
                 env.get("KRYSTAL_SERVER_DEFAULT_REWARD", ServerSettings.default_reward)
             ),
+            max_body=int(env.get("KRYSTAL_SERVER_MAX_BODY", ServerSettings.max_body)),
         )
     )
 

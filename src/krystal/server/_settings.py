@@ -23,6 +23,8 @@ class ServerSettings:
     gets ``default_reward`` (logged like any reward, with source ``default``) and a late
     reward for it is answered 404. ``checkpoint_interval`` is how often (seconds) each
     agent's state is checkpointed; a restart replays only the events after the last one.
+    ``max_body`` is the largest request body, in bytes, the service reads (a larger one is
+    answered 413 without being read).
 
     >>> ServerSettings(reward_wait=30).reward_wait
     30
@@ -40,6 +42,7 @@ class ServerSettings:
     default_reward: float = 0.0
     checkpoint_interval: float = 30.0
     default_agent: str = "default"
+    max_body: int = 1_048_576
 
     def __post_init__(self) -> None:
         if (
@@ -55,6 +58,14 @@ class ServerSettings:
         if not _number(self.default_reward):
             raise ConfigError(
                 f"default_reward: expected a finite number, got {self.default_reward!r}"
+            )
+        if (
+            isinstance(self.max_body, bool)
+            or not isinstance(self.max_body, int)
+            or (self.max_body < 1024)
+        ):
+            raise ConfigError(
+                f"max_body: expected a number of bytes >= 1024, got {self.max_body!r}"
             )
         if not isinstance(self.db, str) or not self.db:
             raise ConfigError(f"db: expected a database URL, got {self.db!r}")
@@ -89,6 +100,7 @@ class ServerSettings:
             "auth": settings.server_auth,
             "reward_wait": settings.server_reward_wait,
             "default_reward": settings.server_default_reward,
+            "max_body": settings.server_max_body,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]
