@@ -7,7 +7,9 @@ import asyncio
 import math
 import random
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -180,3 +182,26 @@ def test_errors_are_clear(server: LiveServer) -> None:
     with pytest.raises(RemoteError, match="could not reach the Krystal service") as lost:
         nowhere.observe({"x": 1.0}).decide()
     assert lost.value.status == 0
+
+
+def test_the_client_rides_through_the_writer_process_dying(
+    serve: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    # The service answers 503 with Retry-After: 1 until its upkeep has started a new
+    # writer process and reloaded the agent; honouring it, the default retries span that.
+    server = serve(f"sqlite:///{tmp_path / 'k.db'}")
+    name = _agent(server, "rides")
+    rng = random.Random(3)
+    with RemoteKrystal(server.url, name) as remote:
+        remote.observe({"x": rng.random()}).decide()
+        [writer] = server.writer_processes()
+        writer.kill()
+        started = time.monotonic()
+        remote.reward(0.5)  # refused until the agent is reloaded, then learned
+        waited = time.monotonic() - started
+        for _ in range(3):
+            remote.observe({"x": rng.random()}).decide()
+            remote.reward(0.5)
+        assert remote.cycle == 4
+    assert waited >= 0.9  # it waited as asked, not 0.05 + 0.1 + 0.2 s
+    assert [w.pid for w in server.writer_processes()] != [writer.pid]

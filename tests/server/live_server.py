@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -101,6 +102,14 @@ class LiveServer:
     def output(self) -> str:
         """What the process printed so far."""
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def writer_processes(self) -> list[Any]:
+        """The server's writer processes (psutil processes; normally one)."""
+        import psutil
+
+        assert self.process is not None
+        children = psutil.Process(self.process.pid).children()
+        return [c for c in children if "_process_writer" in " ".join(c.cmdline())]
 
 
 def find_pg_bin() -> Path | None:

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import psutil
 from live_server import LiveServer
 
 from krystal.storage import Storage
@@ -95,7 +94,7 @@ def test_a_dead_writer_process_acknowledges_nothing_and_is_replaced(
     serve: Callable[..., LiveServer], tmp_path: Path
 ) -> None:
     server = serve(f"sqlite:///{tmp_path / 'k.db'}")
-    writers = _writer_processes(server)
+    writers = server.writer_processes()
     assert len(writers) == 1
     with httpx.Client(base_url=server.url, timeout=10) as client:
         first = client.post("/v1/agents/default/decide", json={"observation": {"x": 1.0}})
@@ -105,6 +104,7 @@ def test_a_dead_writer_process_acknowledges_nothing_and_is_replaced(
         lost = client.post("/v1/agents/default/rewards", json=reward)
         assert lost.status_code == 503, lost.text  # learned in memory, not stored
         assert "writer process has stopped" in lost.json()["detail"]
+        assert lost.headers["retry-after"] == "1"  # the upkeep replaces it within that
         again = client.post("/v1/agents/default/rewards", json=reward)
         assert again.status_code == 503, again.text  # so a retry is not acknowledged
         # Within the upkeep's period a new writer starts and the agent is reloaded from
@@ -119,7 +119,7 @@ def test_a_dead_writer_process_acknowledges_nothing_and_is_replaced(
         assert retried.status_code == 200, retried.text
         assert retried.json()["cycle"] == 1
         assert client.get("/health").status_code == 200
-        replaced = _writer_processes(server)
+        replaced = server.writer_processes()
         assert len(replaced) == 1 and replaced[0].pid != writers[0].pid
     server.stop()
     stored = Storage(f"sqlite:///{tmp_path / 'k.db'}")
@@ -137,13 +137,7 @@ def test_the_writer_process_does_not_outlive_a_killed_server(
 ) -> None:
     server = serve(f"sqlite:///{tmp_path / 'k.db'}")
     assert server.process is not None
-    [writer] = _writer_processes(server)
+    [writer] = server.writer_processes()
     server.kill()
     writer.wait(30)  # it sees its pipe close and exits; psutil raises on a timeout
     assert not writer.is_running()
-
-
-def _writer_processes(server: LiveServer) -> list[psutil.Process]:
-    assert server.process is not None
-    children = psutil.Process(server.process.pid).children()
-    return [c for c in children if "_process_writer" in " ".join(c.cmdline())]

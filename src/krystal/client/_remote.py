@@ -5,8 +5,10 @@ here, and ``reward`` sends the reward for that id. Because the service treats a 
 decide or reward with the same id as the same request, a request whose answer was lost
 (connection reset, timeout) is simply sent again: it cannot make a second decision or
 count a reward twice. Connection errors and 502/503/504 answers are retried with
-exponential back-off; other errors raise at once (422 as :class:`krystal.InputError`,
-the rest as :class:`RemoteError`).
+exponential back-off, waiting at least what a ``Retry-After`` header asks (up to
+``MAX_RETRY_AFTER`` seconds: the service asks a second while it replaces a stopped
+writer process or reloads an agent); other errors raise at once (422 as
+:class:`krystal.InputError`, the rest as :class:`RemoteError`).
 
 With ``defer_rewards=True`` a reward waits and goes with the next decide in one
 ``/step`` round trip (half the requests, and about half the service's CPU per
@@ -31,6 +33,8 @@ from krystal._errors import CallOrderError, InputError
 from krystal.client._errors import RemoteError
 
 _RETRY_STATUS = (502, 503, 504)
+#: The longest a ``Retry-After`` header makes one retry wait, in seconds.
+MAX_RETRY_AFTER = 5.0
 
 # Decision ids are made here so that a retried decide is recognised as the same one: a
 # random prefix per process and a counter (one os.urandom call, not one per decision).
@@ -160,12 +164,36 @@ class _Remote:
             return False
         return isinstance(outcome, httpx.TransportError) or outcome.status_code in _RETRY_STATUS
 
+    def _delay(self, outcome: httpx.Response | httpx.TransportError, attempt: int) -> float:
+        # Exponential back-off, or what the server asked for if that is longer.
+        delay = self.backoff * 2**attempt
+        if isinstance(outcome, httpx.Response):
+            asked = _seconds(outcome.headers.get("retry-after"))
+            if asked is not None:
+                delay = max(delay, min(asked, MAX_RETRY_AFTER))
+        return delay
+
     def _settle(
         self, outcome: httpx.Response | httpx.TransportError, attempt: int
     ) -> dict[str, Any]:
         if isinstance(outcome, httpx.TransportError):
             raise _lost(outcome, self.url, attempt + 1) from outcome
         return _answer(outcome)
+
+
+def _seconds(header: str | None) -> float | None:
+    """A ``Retry-After`` header's delay in seconds (None: absent, a date, or nonsense).
+
+    >>> _seconds("1"), _seconds("0.5"), _seconds("Wed, 21 Oct 2015 07:28:00 GMT"), _seconds(None)
+    (1.0, 0.5, None, None)
+    """
+    if header is None:
+        return None
+    try:
+        value = float(header)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 def _check_observation(obs: Mapping[str, float]) -> dict[str, float]:
@@ -326,7 +354,7 @@ class RemoteKrystal(_Remote):
                 outcome = exc
             if not self._retry(outcome, attempt):
                 return self._settle(outcome, attempt)
-            time.sleep(self.backoff * 2**attempt)
+            time.sleep(self._delay(outcome, attempt))
             attempt += 1
 
 
@@ -415,5 +443,5 @@ class AsyncRemoteKrystal(_Remote):
                 outcome = exc
             if not self._retry(outcome, attempt):
                 return self._settle(outcome, attempt)
-            await asyncio.sleep(self.backoff * 2**attempt)
+            await asyncio.sleep(self._delay(outcome, attempt))
             attempt += 1

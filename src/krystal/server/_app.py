@@ -23,7 +23,7 @@ from krystal._version import __version__
 from krystal.server import _legacy, _routes
 from krystal.server import _schemas as s
 from krystal.server._auth import requires
-from krystal.server._errors import KNOWN_ERRORS, status_of
+from krystal.server._errors import KNOWN_ERRORS, retry_headers, status_of
 from krystal.server._hot import HotPath
 from krystal.server._limits import BodyLimit
 from krystal.server._metrics import ServiceMetrics
@@ -42,13 +42,20 @@ class _ServiceApp(FastAPI):
     it answers, those layers cost about as much again as the hot path.
     """
 
-    front: BodyLimit | None = None
+    hot_path: HotPath | None = None
+    body_limit: BodyLimit | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.front is None:
+        if self.body_limit is None:
+            await self._dispatch(scope, receive, send)
+        else:
+            await self.body_limit(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.hot_path is None:
             await super().__call__(scope, receive, send)
         else:
-            await self.front(scope, receive, send)
+            await self.hot_path(scope, receive, send)
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
@@ -102,13 +109,13 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.metrics = metrics = ServiceMetrics(service)
     app.include_router(_routes.router)
     app.include_router(_legacy.router)
-    hot_path = HotPath(partial(FastAPI.__call__, app), service, metrics)
-    app.front = BodyLimit(hot_path, settings.max_body, metrics)
+    app.hot_path = HotPath(partial(FastAPI.__call__, app), service, metrics)
+    app.body_limit = BodyLimit(app._dispatch, settings.max_body, metrics)
 
     async def known_error(request: Request, exc: Exception) -> JSONResponse:
         status = status_of(exc)
         metrics.errors.labels(str(status)).inc()
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        return JSONResponse({"detail": str(exc)}, status_code=status, headers=retry_headers(status))
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

@@ -64,3 +64,18 @@ def status_of(exc: Exception) -> int:
     if isinstance(exc, ServiceError):
         return exc.status
     return next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
+
+
+#: Seconds a client should wait before retrying a 503 (the ``Retry-After`` header): the
+#: service's upkeep, which starts a new writer process and reloads agents whose change
+#: was not stored, runs at least this often.
+RETRY_AFTER_SECONDS = 1
+
+
+def retry_headers(status: int) -> dict[str, str]:
+    """The extra headers of an error answer: ``Retry-After`` on a 503.
+
+    >>> retry_headers(503), retry_headers(404)
+    ({'retry-after': '1'}, {})
+    """
+    return {"retry-after": str(RETRY_AFTER_SECONDS)} if status == 503 else {}

@@ -29,7 +29,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from krystal.server import _calls
-from krystal.server._errors import KNOWN_ERRORS, status_of
+from krystal.server._errors import KNOWN_ERRORS, retry_headers, status_of
 from krystal.server._metrics import ServiceMetrics
 from krystal.server._schemas import json_safe
 from krystal.server._service import Service
@@ -219,5 +219,7 @@ async def _send_json(send: Send, status: int, document: Any) -> None:
     except ValueError:  # a non-finite number: null, as the routes' response models give
         body = json.dumps(json_safe(document), separators=(",", ":")).encode()
     headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+    if status == 503:
+        headers.extend((k.encode(), v.encode()) for k, v in retry_headers(status).items())
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

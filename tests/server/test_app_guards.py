@@ -1,4 +1,4 @@
-"""The request body limit in front of the app (the live service: test_api.py)."""
+"""Around the routes: the request body limit, and Retry-After on a 503 (live: test_api.py)."""
 
 from __future__ import annotations
 
@@ -87,3 +87,20 @@ def test_other_connections_pass_through_and_the_limit_is_checked() -> None:
         ServerSettings(max_body=10)
     with pytest.raises(ConfigError, match="max_body"):
         ServerSettings(max_body=True)  # type: ignore[arg-type]
+
+
+def test_a_503_from_a_route_asks_the_client_to_retry_after_a_second(tmp_path: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from krystal.server import UnavailableError, create_app
+
+    app = create_app(ServerSettings(db=f"sqlite:///{tmp_path / 'k.db'}"))
+
+    @app.get("/unavailable")
+    async def unavailable() -> None:
+        raise UnavailableError("database: busy; retry")
+
+    with TestClient(app) as http:
+        answer = http.get("/unavailable")
+        assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+        assert "retry-after" not in http.get("/v1/agents/nobody").headers  # a 404: no
