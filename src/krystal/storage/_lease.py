@@ -85,7 +85,8 @@ class ServingLease:
 
     @classmethod
     def _advisory_lock(cls, storage: Storage) -> ServingLease:
-        sa = storage._sa
+        import sqlalchemy as sa  # the storage layer's own dependency, loaded already
+
         key = {"key": ADVISORY_KEY}
         connection: Any = storage.engine.connect()  # held for as long as the lease
         try:

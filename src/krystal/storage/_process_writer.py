@@ -171,8 +171,8 @@ class ProcessWriter(BatchCommitter):
                 agent = behind(writes, self.failed_agents)
                 if agent is None:
                     taken.append((writes, future))
-                else:  # behind a batch that failed: not sent (see _writer)
-                    self._note_failed(writes)
+                else:  # behind a batch that failed: not sent (see _writer); noted now
+                    self._note_failed(writes)  # so that later batches here see it too
                     refused.append((writes, future, agent))
             self._queue.clear()
             first = self._numbered

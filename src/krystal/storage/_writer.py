@@ -45,12 +45,7 @@ def written_agents(writes: Sequence[Write]) -> set[str]:
     >>> sorted(written_agents([Write("event", {"agent_id": "a"}), Write("agent", {"id": "b"})]))
     ['a', 'b']
     """
-    found = set()
-    for write in writes:
-        agent = write.row.get("agent_id", write.row.get("id"))
-        if isinstance(agent, str):
-            found.add(agent)
-    return found
+    return {agent for agent in map(_agent_of, writes) if isinstance(agent, str)}
 
 
 def behind(writes: Sequence[Write], failed: set[str]) -> str | None:
@@ -63,10 +58,15 @@ def behind(writes: Sequence[Write], failed: set[str]) -> str | None:
     if not failed:
         return None
     for write in writes:
-        agent = write.row.get("agent_id", write.row.get("id"))
+        agent = _agent_of(write)
         if write.kind != "delete" and agent in failed:
             return str(agent)
     return None
+
+
+def _agent_of(write: Write) -> object:
+    # events, checkpoints and deletions name the agent by agent_id, its creation by id
+    return write.row.get("agent_id", write.row.get("id"))
 
 
 def refusal(agent: str) -> CommitError:
